@@ -1,0 +1,129 @@
+"""BlockAdapter: host blocks of any size in, whole hops out (DESIGN.md, contract 3).
+
+The host's block size (1…8192) is independent of a processor's hop. The adapter keeps the
+samples that do not yet fill a hop and calls the processor once per push with every whole hop
+that is ready (several hops in one call when the block is large)::
+
+    host blocks:   |--37--|---------150---------|-5-|
+    hop = 64:      [  64  ][  64  ][  64  ]  (remainder carried)
+    calls:          1 call (0 hops) · 1 call of 2 hops · ...
+
+Event times come from the processor's own sample counter, so they do not depend on the host's
+block sizes. Audio processors get their output delayed by exactly one hop: the adapter primes an
+output FIFO with ``hop_size`` zeros so that a whole block of output is always ready
+(``audio_latency_samples``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .processor import Event, ProcessSpec, Processor
+
+
+class BlockAdapter:
+    """Wrap a processor so it can be pushed blocks of any length.
+
+    Args:
+        processor: the wrapped processor (prepared by ``prepare``).
+        max_hops_per_call: cap on hops per ``process`` call (None: all that are ready).
+    """
+
+    def __init__(self, processor: Processor, max_hops_per_call: int | None = None) -> None:
+        self.processor = processor
+        self.max_hops_per_call = max_hops_per_call
+        self._buf = np.zeros((1, 0), np.float32)
+        self._fill = 0
+        self._t0 = 0
+        self._out_fifo: np.ndarray | None = None
+        self._out_fill = 0
+
+    @property
+    def hop_size(self) -> int:
+        return self.processor.hop_size
+
+    @property
+    def audio_latency_samples(self) -> int:
+        """Delay the adapter adds to an audio processor's output (0 for event processors)."""
+        return self.processor.hop_size if self.processor.output_channels else 0
+
+    @property
+    def samples_seen(self) -> int:
+        """Samples processed so far (whole hops), at the processor's rate."""
+        return self._t0
+
+    def prepare(self, spec: ProcessSpec) -> None:
+        """Allocate for host blocks up to ``spec.max_block`` and prepare the processor.
+
+        ``spec`` is at the processor's own rate and channels (after any resampling/downmix).
+        """
+        hop = self.processor.hop_size
+        hops = -(-(spec.max_block + hop) // hop)
+        if self.max_hops_per_call:
+            hops = min(hops, self.max_hops_per_call)
+        capacity = hops * hop
+        self._buf = np.zeros((spec.channels, capacity), np.float32)
+        self.processor.prepare(ProcessSpec(spec.sample_rate, capacity, spec.channels))
+        n_out = self.processor.output_channels
+        if n_out:
+            self._chunk_out = np.zeros((n_out, capacity), np.float32)
+            self._out_fifo = np.zeros((n_out, capacity + spec.max_block + hop), np.float32)
+        self.reset()
+
+    def reset(self) -> None:
+        """Drop buffered samples, restart the sample counter and reset the processor."""
+        self._fill = 0
+        self._t0 = 0
+        if self._out_fifo is not None:
+            self._out_fifo.fill(0)
+            self._out_fill = self.processor.hop_size
+        self.processor.reset()
+
+    def push(self, block: np.ndarray, out: np.ndarray | None = None) -> list[Event]:
+        """Add a block; run the processor on every whole hop now ready.
+
+        Args:
+            block: ``[channels, n]`` float32, any ``n >= 0``.
+            out: ``[output_channels, n]`` to receive audio (audio processors only), delayed by
+                ``audio_latency_samples``.
+
+        Returns:
+            The events of the hops processed during this push, in time order.
+        """
+        events: list[Event] = []
+        n = block.shape[1]
+        pos = 0
+        while pos < n:
+            take = min(n - pos, self._buf.shape[1] - self._fill)
+            self._buf[:, self._fill:self._fill + take] = block[:, pos:pos + take]
+            self._fill += take
+            pos += take
+            self._run_ready(events)
+        if out is not None:
+            self._pop_audio(out)
+        return events
+
+    def _run_ready(self, events: list[Event]) -> None:
+        hop = self.processor.hop_size
+        ready = (self._fill // hop) * hop
+        if not ready:
+            return
+        chunk = self._buf[:, :ready]
+        if self._out_fifo is None:
+            events.extend(self.processor.process(chunk, self._t0))
+        else:
+            produced = self._chunk_out[:, :ready]
+            events.extend(self.processor.process(chunk, self._t0, produced))
+            self._out_fifo[:, self._out_fill:self._out_fill + ready] = produced
+            self._out_fill += ready
+        self._t0 += ready
+        rest = self._fill - ready
+        if rest:
+            self._buf[:, :rest] = self._buf[:, ready:self._fill]
+        self._fill = rest
+
+    def _pop_audio(self, out: np.ndarray) -> None:
+        n = out.shape[1]
+        out[:] = self._out_fifo[:, :n]
+        rest = self._out_fill - n
+        self._out_fifo[:, :rest] = self._out_fifo[:, n:self._out_fill]
+        self._out_fill = rest
