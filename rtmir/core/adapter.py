@@ -9,9 +9,10 @@ that is ready (several hops in one call when the block is large)::
     calls:          1 call (0 hops) · 1 call of 2 hops · ...
 
 Event times come from the processor's own sample counter, so they do not depend on the host's
-block sizes. Audio processors get their output delayed by exactly one hop: the adapter primes an
-output FIFO with ``hop_size`` zeros so that a whole block of output is always ready
-(``audio_latency_samples``).
+block sizes. Audio processors get their output delayed by ``hop_size - 1`` samples, the least
+that always works: after a push of ``n`` samples at least ``n - (hop - 1)`` new output samples
+exist, so an output FIFO primed with ``hop - 1`` zeros always holds a whole block
+(``audio_latency_samples``; 0 for hop 1).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class BlockAdapter:
         self._t0 = 0
         self._out_fifo: np.ndarray | None = None
         self._out_fill = 0
+        self.max_chunk_samples = 0
 
     @property
     def hop_size(self) -> int:
@@ -44,7 +46,7 @@ class BlockAdapter:
     @property
     def audio_latency_samples(self) -> int:
         """Delay the adapter adds to an audio processor's output (0 for event processors)."""
-        return self.processor.hop_size if self.processor.output_channels else 0
+        return self.processor.hop_size - 1 if self.processor.output_channels else 0
 
     @property
     def samples_seen(self) -> int:
@@ -52,21 +54,23 @@ class BlockAdapter:
         return self._t0
 
     def prepare(self, spec: ProcessSpec) -> None:
-        """Allocate for host blocks up to ``spec.max_block`` and prepare the processor.
+        """Prepare the processor, then allocate for host blocks up to ``spec.max_block``.
 
         ``spec`` is at the processor's own rate and channels (after any resampling/downmix).
+        The processor is prepared first because its hop may depend on the rate; it then receives
+        chunks of at most ``max(spec.max_block, hop_size)`` samples (``max_chunk_samples``).
         """
+        self.processor.prepare(spec)
         hop = self.processor.hop_size
-        hops = -(-(spec.max_block + hop) // hop)
+        self.max_chunk_samples = max(hop, (spec.max_block // hop) * hop)
         if self.max_hops_per_call:
-            hops = min(hops, self.max_hops_per_call)
-        capacity = hops * hop
+            self.max_chunk_samples = min(self.max_chunk_samples, self.max_hops_per_call * hop)
+        capacity = spec.max_block + hop
         self._buf = np.zeros((spec.channels, capacity), np.float32)
-        self.processor.prepare(ProcessSpec(spec.sample_rate, capacity, spec.channels))
         n_out = self.processor.output_channels
         if n_out:
-            self._chunk_out = np.zeros((n_out, capacity), np.float32)
-            self._out_fifo = np.zeros((n_out, capacity + spec.max_block + hop), np.float32)
+            self._chunk_out = np.zeros((n_out, self.max_chunk_samples), np.float32)
+            self._out_fifo = np.zeros((n_out, capacity + self.max_chunk_samples + hop), np.float32)
         self.reset()
 
     def reset(self) -> None:
@@ -75,7 +79,7 @@ class BlockAdapter:
         self._t0 = 0
         if self._out_fifo is not None:
             self._out_fifo.fill(0)
-            self._out_fill = self.processor.hop_size
+            self._out_fill = self.processor.hop_size - 1
         self.processor.reset()
 
     def push(self, block: np.ndarray, out: np.ndarray | None = None) -> list[Event]:
@@ -104,22 +108,23 @@ class BlockAdapter:
 
     def _run_ready(self, events: list[Event]) -> None:
         hop = self.processor.hop_size
-        ready = (self._fill // hop) * hop
-        if not ready:
-            return
-        chunk = self._buf[:, :ready]
-        if self._out_fifo is None:
-            events.extend(self.processor.process(chunk, self._t0))
-        else:
-            produced = self._chunk_out[:, :ready]
-            events.extend(self.processor.process(chunk, self._t0, produced))
-            self._out_fifo[:, self._out_fill:self._out_fill + ready] = produced
-            self._out_fill += ready
-        self._t0 += ready
-        rest = self._fill - ready
-        if rest:
-            self._buf[:, :rest] = self._buf[:, ready:self._fill]
-        self._fill = rest
+        start = 0
+        while self._fill - start >= hop:
+            ready = min(((self._fill - start) // hop) * hop, self.max_chunk_samples)
+            chunk = self._buf[:, start:start + ready]
+            if self._out_fifo is None:
+                events.extend(self.processor.process(chunk, self._t0))
+            else:
+                produced = self._chunk_out[:, :ready]
+                events.extend(self.processor.process(chunk, self._t0, produced))
+                self._out_fifo[:, self._out_fill:self._out_fill + ready] = produced
+                self._out_fill += ready
+            self._t0 += ready
+            start += ready
+        if start:
+            rest = self._fill - start
+            self._buf[:, :rest] = self._buf[:, start:self._fill]
+            self._fill = rest
 
     def _pop_audio(self, out: np.ndarray) -> None:
         n = out.shape[1]

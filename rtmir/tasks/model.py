@@ -19,8 +19,9 @@ class ModelProcessor(Processor):
         session: an opened ``StreamingSession``.
 
     Event ``values``: ``{output name: list of floats}`` — the output's frame (batch and time axes
-    removed), for outputs at one frame per hop. Outputs at other frame rates (e.g. audio) are
-    returned by ``last_outputs`` only.
+    removed), for outputs at one frame per hop. The first output whose unit is "audio" at the
+    model's sample rate becomes the processor's audio output (``output_channels``); other
+    outputs are in ``last_outputs`` only.
     """
 
     def __init__(self, session: StreamingSession) -> None:
@@ -32,7 +33,11 @@ class ModelProcessor(Processor):
         self.hop_size = card.hop
         self.latency_samples = card.latency_samples
         self.last_outputs: dict[str, np.ndarray] = {}
-        self._framed = [o.name for o in card.outputs if abs(o.frame_rate * card.hop - card.sample_rate) < 1e-6]
+        self._framed = [o.name for o in card.outputs
+                        if o.unit != "audio" and abs(o.frame_rate * card.hop - card.sample_rate) < 1e-6]
+        audio = [o for o in card.outputs if o.unit == "audio" and o.frame_rate == card.sample_rate]
+        self._audio_name = audio[0].name if audio else None
+        self.output_channels = card.channels if audio else 0
 
     def prepare(self, spec: ProcessSpec) -> None:
         if spec.sample_rate != self.sample_rate or spec.channels != self.channels:
@@ -45,6 +50,8 @@ class ModelProcessor(Processor):
     def process(self, block: np.ndarray, t0: int, out: np.ndarray | None = None) -> list[Event]:
         outs = self.session.process(block)
         self.last_outputs = outs
+        if out is not None and self._audio_name is not None:
+            out[:] = outs[self._audio_name][0]
         frames = block.shape[1] // self.hop_size
         events = []
         for k in range(frames):

@@ -79,7 +79,7 @@ def delay_line(path: Path, delay: int = 5, hop: int = 1, sample_rate: int = 1600
     )
     card = ModelCard(
         name="delay", task="test", version="0.0.1", sample_rate=sample_rate, channels=channels, hop=hop,
-        latency_samples=0,
+        latency_samples=delay,
         outputs=[OutputSpec("delayed", "audio", float(sample_rate), [1, channels, "samples"])],
         state=[StateSpec("line", [1, channels, delay])],
     )
