@@ -15,6 +15,7 @@ from ..core.lane import ChannelError
 from ..hosts.file_host import AudioFileError, FileHost
 from ..session import ModelError
 from ..sinks.files import JsonlSink, OutputError
+from ..sinks.osc_format import OscError
 from ..tasks.registry import DEFAULT_TASK, UnknownTaskError, build_processor
 
 log = logging.getLogger("rtmir")
@@ -30,7 +31,7 @@ class DeviceLost(RuntimeError):
 
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    AudioFileError, ModelError, OutputError, UnknownTaskError, ChannelError, UsageError,
+    AudioFileError, ModelError, OutputError, UnknownTaskError, ChannelError, UsageError, OscError,
 )
 
 
