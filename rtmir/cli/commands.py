@@ -16,6 +16,7 @@ from ..hosts.file_host import AudioFileError, FileHost
 from ..session import ModelError
 from ..sinks.files import JsonlSink, OutputError
 from ..sinks.osc_format import OscError
+from ..hosts.devices import AudioDeviceError
 from ..tasks.registry import DEFAULT_TASK, UnknownTaskError, build_processor
 
 log = logging.getLogger("rtmir")
@@ -32,6 +33,7 @@ class DeviceLost(RuntimeError):
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     AudioFileError, ModelError, OutputError, UnknownTaskError, ChannelError, UsageError, OscError,
+    AudioDeviceError,
 )
 
 
@@ -83,6 +85,26 @@ def build_sinks(args, timetag_epoch: float | None) -> list:
     return sinks
 
 
+def build_control(args):
+    """The OSC control server on 127.0.0.1 when ``--control-port`` is given, else None."""
+    if args.control_port is None:
+        return None
+    from ..control import ControlServer
+
+    server = ControlServer(port=args.control_port, prefix=args.osc_prefix)
+    print(f"rtmir: control on 127.0.0.1:{server.port}", file=sys.stderr)
+    return server
+
+
+def epoch_setter(sinks: list):
+    """A callback giving every sink with a ``timetag_epoch`` the stream's start time."""
+    def set_epoch(epoch: float) -> None:
+        for s in sinks:
+            if hasattr(s, "timetag_epoch"):
+                s.timetag_epoch = epoch
+    return set_epoch
+
+
 def _discard(sink) -> None:
     part = getattr(sink, "_part", None)
     sink.close()
@@ -108,13 +130,10 @@ def stream_file(args, path: Path, realtime: bool) -> int:
     check_block(args.block)
     host = FileHost(path, block=args.block, realtime=realtime)  # probes the file first
     processors = build_processors(args)
-    import time
-
-    epoch = time.time() if realtime else None
-    sinks = build_sinks(args, epoch)
-    engine = Engine(processors, sinks)
+    sinks = build_sinks(args, None)
+    engine = Engine(processors, sinks, control=build_control(args))
     try:
-        summary = host.run(engine, stop=_stop_flag())
+        summary = host.run(engine, stop=_stop_flag(), on_epoch=epoch_setter(sinks))
     finally:
         engine.close()
     _report(summary, engine)

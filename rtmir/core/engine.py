@@ -60,9 +60,12 @@ class Engine:
         processors: processors fed the same input (each gets its own lane).
         sinks: receivers of every event.
         resample_quality: soxr quality for lanes whose processor needs another rate.
+        control: optional ``ControlServer``; its queued commands are applied at the start of
+            every push (on the engine's thread, between hops).
     """
 
-    def __init__(self, processors: list[Processor], sinks: list[Sink] = (), resample_quality: str = "HQ") -> None:
+    def __init__(self, processors: list[Processor], sinks: list[Sink] = (), resample_quality: str = "HQ",
+                 control=None) -> None:
         if not processors:
             raise ValueError("an engine needs at least one processor")
         self.processors = list(processors)
@@ -70,6 +73,7 @@ class Engine:
         self.lanes = [Lane(p, resample_quality) for p in self.processors]
         self.stats = EngineStats()
         self.host_rate = 0
+        self.control = control
 
     def prepare(self, host_rate: int, host_channels: int, max_block: int) -> None:
         """Prepare every lane for host blocks up to ``max_block`` samples.
@@ -92,6 +96,8 @@ class Engine:
         Non-finite samples are replaced by 0 in place and counted.
         """
         start = time.perf_counter()
+        if self.control is not None:
+            self.control.drain(self)
         if not np.isfinite(block).all():
             bad = ~np.isfinite(block)
             self.stats.nonfinite_samples += int(bad.sum())
@@ -128,9 +134,11 @@ class Engine:
             sink.status(extra)
 
     def close(self) -> None:
-        """Close every sink (flush files, close sockets)."""
+        """Close every sink (flush files, close sockets) and the control server."""
         for sink in self.sinks:
             sink.close()
+        if self.control is not None:
+            self.control.close()
 
     def latency_report(self) -> list[dict]:
         """Per processor: algorithmic and buffering latency in samples and ms at its own rate."""

@@ -71,12 +71,15 @@ class FileHost:
         self.realtime = realtime
         self.info = probe(self.path)
 
-    def run(self, engine: Engine, stop=None) -> dict:
+    def run(self, engine: Engine, stop=None, on_epoch=None, status_every: float = 1.0) -> dict:
         """Stream the whole file through ``engine`` (prepared here) and close nothing.
 
         Args:
             engine: the engine; ``prepare`` is called with the file's rate and channels.
             stop: optional callable returning True to stop early (e.g. on SIGTERM).
+            on_epoch: called once with the UNIX time of stream time 0 (paced runs only), e.g.
+                to set an OSC sink's ``timetag_epoch``.
+            status_every: seconds of audio between ``engine.send_status`` calls.
 
         Returns:
             Summary: seconds of audio, wall seconds, real-time factor, events, non-finite samples.
@@ -89,7 +92,10 @@ class FileHost:
         info = self.info
         engine.prepare(info.sample_rate, info.channels, self.block)
         wall0 = time.perf_counter()
+        if self.realtime and on_epoch is not None:
+            on_epoch(time.time())
         frames = 0
+        next_status = int(status_every * info.sample_rate)
         try:
             with sf.SoundFile(str(self.path)) as f:
                 for chunk in f.blocks(blocksize=self.block, dtype="float32", always_2d=True):
@@ -97,6 +103,9 @@ class FileHost:
                         break
                     engine.push(np.ascontiguousarray(chunk.T))
                     frames += chunk.shape[0]
+                    if frames >= next_status:
+                        next_status += int(status_every * info.sample_rate)
+                        engine.send_status(self._status(engine, frames))
                     if self.realtime:
                         _sleep_until(wall0 + frames / info.sample_rate)
         except (sf.LibsndfileError, RuntimeError) as exc:
@@ -111,6 +120,13 @@ class FileHost:
             "events": engine.stats.events,
             "nonfinite_samples": engine.stats.nonfinite_samples,
         }
+
+
+    def _status(self, engine: Engine, frames: int) -> dict:
+        audio = frames / self.info.sample_rate
+        algorithmic = max((r["algorithmic_ms"] for r in engine.latency_report()), default=0.0)
+        return {"xruns": 0, "missed_hops": 0, "cpu_load": engine.stats.push_seconds / audio,
+                "latency_ms": algorithmic + 1000.0 * self.block / self.info.sample_rate}
 
 
 def _sleep_until(deadline: float) -> None:

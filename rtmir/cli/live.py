@@ -1,0 +1,55 @@
+"""``rtmir live``: a live input → processors → OSC/JSONL, with a terminal display."""
+from __future__ import annotations
+
+import sys
+import time
+
+from ..core.engine import Engine
+from ..hosts.devices import AudioDeviceError
+from ..hosts.live_host import DeviceLostError, LiveHost
+from ..sinks.display import DisplaySink
+from . import commands
+
+
+def run_live(args) -> int:
+    """Run until Ctrl-C, SIGTERM, ``--seconds``, or the device is lost (→ ``commands.DeviceLost``)."""
+    commands.check_block(args.block)
+    processors = commands.build_processors(args)
+    host = LiveHost(device=_device(args.device), block=args.block, sample_rate=args.sample_rate,
+                    channels=args.channels)
+    sinks = commands.build_sinks(args, None)
+    display = None if args.no_display or not sys.stderr.isatty() else DisplaySink()
+    engine = Engine(processors, sinks + ([display] if display else []), control=commands.build_control(args))
+    deadline = time.monotonic() + args.seconds if args.seconds else None
+    stop = (lambda: time.monotonic() >= deadline) if deadline else None
+    try:
+        summary = _run(host, engine, stop, commands.epoch_setter(sinks), display)
+    except DeviceLostError as exc:
+        engine.close()
+        raise commands.DeviceLost(str(exc)) from exc
+    except AudioDeviceError:
+        engine.close()
+        for s in sinks:
+            commands._discard(s)
+        raise
+    engine.close()
+    print(f"rtmir: {summary.get('seconds', 0.0):.1f} s live, {summary.get('events', 0)} events, "
+          f"{summary.get('xruns', 0)} xruns, {summary.get('missed_blocks', 0)} missed blocks "
+          f"({summary.get('stop_reason', 'stop')})", file=sys.stderr)
+    return 0
+
+
+def _run(host: LiveHost, engine: Engine, stop, on_epoch, display) -> dict:
+    if display is None:
+        return host.run(engine, stop=stop, on_epoch=on_epoch)
+    from rich.console import Console
+    from rich.live import Live
+
+    with Live(get_renderable=display.render, console=Console(stderr=True), refresh_per_second=4, transient=True):
+        return host.run(engine, stop=stop, on_epoch=on_epoch)
+
+
+def _device(text: str | None):
+    if text is None:
+        return None
+    return int(text) if text.isdigit() else text

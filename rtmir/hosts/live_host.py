@@ -1,0 +1,470 @@
+"""LiveHost: a PortAudio (sounddevice) stream feeding an engine in real time (DESIGN.md, contract 3).
+
+    PortAudio callback (audio thread)        worker thread                 main thread
+    ─────────────────────────────────        ─────────────                 ───────────
+    indata ──copy──► InputRing ─────────────► read whole blocks ──► Engine.push ──► sinks
+    outdata ◄─copy── DelayRing ◄──────────── dry input, at pos + latency    watchdog, SIGTERM,
+    count callbacks and xrun flags           status every ~1 s              Ctrl-C, stop()
+
+The callback only copies and counts: no array allocation, no lock, no logging, never waits. A
+full input ring drops the block (counted, ``missed_blocks``); the worker replaces the hole with
+silence so stream time stays exact. Output (``output=True``) is, for now, the dry input delayed by
+``output_latency_blocks`` host blocks (a fixed, declared latency); frames the worker has not
+written in time play as silence and are counted (``late_blocks``) — the latency never drifts.
+
+Stream time: events carry ``t`` = samples since the first callback / rate. ``timetag_epoch`` (UNIX
+seconds of stream time 0) comes from the first callback: the wall clock minus the age of its first
+input sample (``currentTime - inputBufferAdcTime``), so OSC bundles can carry true timetags.
+
+Device loss (PLATFORM.md: with JACK, callbacks just stop, ``stream.active`` turns False, and
+``stop()``/``close()``/``Pa_Terminate`` hang): the main thread's watchdog sees no callback for
+``watchdog_seconds``, the worker drains, the engine finishes and **closes** (sinks flushed), the
+dead stream is abandoned (never closed; sounddevice's exit handler is unregistered so the
+interpreter can still exit) and ``DeviceLostError`` is raised. PortAudio is unusable in that
+process afterwards: the CLI prints the one line and exits non-zero.
+"""
+from __future__ import annotations
+
+import atexit
+import faulthandler
+import logging
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+
+from ..core.engine import Engine
+from .devices import AudioDeviceError, StreamSettings, _sd, resolve_stream
+from .ring import DelayRing, InputRing
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LiveHost", "AudioDeviceError", "DeviceLostError"]
+
+#: GIL switch interval while streaming: the callback thread gets the GIL back within ~0.5 ms
+#: instead of 5 ms (PLATFORM.md: cut pure-Python damage to the callback ~50×). Restored after.
+SWITCH_INTERVAL_S = 0.0005
+#: Seconds ``faulthandler`` lets a shutdown step take before it dumps the stacks and exits.
+SHUTDOWN_GUARD_S = 5.0
+_POLL_S = 0.05
+_TIMES = 8192  # callback timestamps and push durations kept (power of two)
+
+
+class DeviceLostError(RuntimeError):
+    """The audio device stopped delivering audio mid-stream (server killed, device unplugged).
+
+    Raised after the engine was finished and closed (sinks flushed). ``summary`` holds the run's
+    summary. PortAudio cannot be used again in this process.
+    """
+
+    def __init__(self, message: str, summary: dict) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+class _AudioSide:
+    """State the PortAudio callback touches: rings, counters, the first-callback time stamp.
+
+    ``duplex``/``capture`` run on the audio thread and are real-time safe: they copy into
+    preallocated rings and bump ints; the rare xrun path reads the status flags.
+    """
+
+    def __init__(self, in_ring: InputRing, out_ring: DelayRing | None, latency_frames: int, stop_exc) -> None:
+        self.in_ring, self.out_ring = in_ring, out_ring
+        self.latency_frames = latency_frames
+        self.stop_exc = stop_exc  # sd.CallbackStop: ends the stream from inside, gently
+        self.stopping = False
+        self.callbacks = 0
+        self.xruns = 0
+        self.flags = np.zeros(4, np.int64)  # in overflow, in underflow, out underflow, out overflow
+        self.late_blocks = 0
+        self.epoch: float | None = None
+        self.times = np.zeros(_TIMES)
+
+    def duplex(self, indata, outdata, frames, time_info, status) -> None:
+        if self.stopping:
+            outdata.fill(0.0)
+            raise self.stop_exc
+        pos = self.in_ring.write_pos
+        self._capture(indata, time_info, status)
+        if not self.out_ring.read_into(pos - self.latency_frames, outdata) and pos >= self.latency_frames:
+            self.late_blocks += 1
+
+    def capture(self, indata, frames, time_info, status) -> None:
+        if self.stopping:
+            raise self.stop_exc
+        self._capture(indata, time_info, status)
+
+    def _capture(self, indata, time_info, status) -> None:
+        if self.epoch is None:
+            age = time_info.currentTime - time_info.inputBufferAdcTime
+            self.epoch = time.time() - (age if 0.0 < age < 1.0 else 0.0)
+        if status:
+            self._count(status)
+        self.in_ring.write(indata)  # drops (and counts) when full, never waits
+        self.times[self.callbacks & (_TIMES - 1)] = time.perf_counter()
+        self.callbacks += 1
+
+    def _count(self, status) -> None:
+        self.xruns += 1
+        for i, flag in enumerate((status.input_overflow, status.input_underflow,
+                                  status.output_underflow, status.output_overflow)):
+            if flag:
+                self.flags[i] += 1
+
+    def jitter_ms(self) -> tuple[float, float]:
+        """Mean and standard deviation (ms) of the recent inter-callback intervals."""
+        n = min(self.callbacks, _TIMES)
+        if n < 3:
+            return 0.0, 0.0
+        if self.callbacks <= _TIMES:
+            t = self.times[:n]
+        else:  # oldest first
+            k = self.callbacks & (_TIMES - 1)
+            t = np.concatenate([self.times[k:], self.times[:k]])
+        d = np.diff(t) * 1000.0
+        return float(d.mean()), float(d.std())
+
+
+class _Worker(threading.Thread):
+    """Pulls whole host blocks from the input ring and runs ``engine.push``.
+
+    Sleeps a quarter of a block when the ring is empty (never spins); after ``halt`` it drains
+    what is left (partial last block included) and exits. Also writes the dry output and sends
+    ``engine.send_status`` every ``status_every`` seconds.
+    """
+
+    def __init__(self, host: "LiveHost", engine: Engine, side: _AudioSide, status_every: float, on_epoch) -> None:
+        super().__init__(name="rtmir-live-worker", daemon=True)
+        self.host, self.engine, self.side = host, engine, side
+        self.status_every, self.on_epoch = status_every, on_epoch
+        self.halt = threading.Event()
+        self.error: BaseException | None = None
+        ch, block = side.in_ring.channels, host.block
+        self.buf = np.zeros((ch, block), np.float32)  # [C, block], what engine.push sees
+        self.frames = self.buf.T  # [block, C] view: the ring's frame-major layout
+        self.push_ms = np.zeros(_TIMES)
+        self.pushes = 0
+        self.max_push_ms = 0.0
+        self.busy_s = 0.0
+        self.pos = 0  # stream frames consumed
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # handed to the main thread, re-raised there after shutdown
+            self.error = exc
+
+    def _loop(self) -> None:
+        nap = self.host.block / self.host.settings.sample_rate / 4
+        while self.side.epoch is None and not self.halt.is_set():
+            time.sleep(nap)
+        if self.on_epoch is not None and self.side.epoch is not None:
+            self.on_epoch(self.side.epoch)
+        window_start, window_busy = time.perf_counter(), self.busy_s
+        while True:
+            draining = self.halt.is_set()
+            if self._step(partial=draining):
+                continue
+            if draining:
+                return
+            now = time.perf_counter()
+            if now - window_start >= self.status_every:
+                load = (self.busy_s - window_busy) / (now - window_start)
+                self.engine.send_status(self.host.status(load))
+                window_start, window_busy = now, self.busy_s
+            time.sleep(nap)
+
+    def _step(self, partial: bool) -> bool:
+        """Push one block (or a gap's silence); False when nothing (whole) is ready."""
+        ring = self.side.in_ring
+        gap = ring.next_gap()
+        if gap is not None and gap[0] == ring.read_pos:
+            self._push_silence(ring.skip_gap())
+            return True
+        if ring.readable() < self.buf.shape[1] and not partial:
+            return False
+        n = ring.read_into(self.frames)
+        if n:
+            self._push(n)
+        return n > 0
+
+    def _push_silence(self, frames: int) -> None:
+        self.buf.fill(0.0)
+        while frames > 0:
+            n = min(frames, self.buf.shape[1])
+            self._push(n)
+            frames -= n
+
+    def _push(self, n: int) -> None:
+        block = self.buf[:, :n]
+        start = time.perf_counter()
+        self.engine.push(block)
+        took = time.perf_counter() - start
+        if self.side.out_ring is not None:
+            self.side.out_ring.write(self.pos, block.T)  # dry, sanitised by push
+        self.pos += n
+        ms = took * 1000.0
+        self.push_ms[self.pushes & (_TIMES - 1)] = ms
+        self.pushes += 1
+        self.busy_s += took
+        self.max_push_ms = max(self.max_push_ms, ms)
+
+
+class LiveHost:
+    """Run an engine on a live input device (or a duplex device with ``output=True``).
+
+    Args:
+        device: PortAudio device index or name (None: the default input).
+        block: host block in samples (the callback's and the worker's block; on JACK use the
+            server's period, PLATFORM.md).
+        sample_rate: Hz, or None for the device's default.
+        channels: input channels (output channels too, when ``output``).
+        output: open a duplex stream playing the dry input with a fixed latency of
+            ``output_latency_blocks * block`` samples plus the device's own.
+        ring_seconds: input ring capacity; the worker may fall this far behind before blocks are
+            dropped (freewheeling JACK tests need the whole signal to fit).
+        watchdog_seconds: no callback for this long (or the stream turned inactive) = device lost.
+        output_latency_blocks: host blocks of slack the worker has to deliver output (≥ 1).
+
+    Raises:
+        ValueError: bad block, channels, ring or watchdog sizes.
+    """
+
+    def __init__(self, device: int | str | None = None, block: int = 128, sample_rate: int | None = None,
+                 channels: int = 1, output: bool = False, ring_seconds: float = 2.0,
+                 watchdog_seconds: float = 2.0, output_latency_blocks: int = 2) -> None:
+        if not 16 <= block <= 8192:
+            raise ValueError(f"block must be 16…8192 samples, got {block}")
+        if channels < 1 or ring_seconds <= 0 or watchdog_seconds <= 0 or output_latency_blocks < 1:
+            raise ValueError("channels, ring_seconds, watchdog_seconds and output_latency_blocks must be positive")
+        self.device, self.block, self.sample_rate = device, block, sample_rate
+        self.channels, self.output = channels, output
+        self.ring_seconds, self.watchdog_seconds = ring_seconds, watchdog_seconds
+        self.output_latency_blocks = output_latency_blocks
+        self.settings: StreamSettings | None = None
+        self._side: _AudioSide | None = None
+        self._worker: _Worker | None = None
+        self._stream = None
+        self._device_latency = (0.0, 0.0)
+
+    # -- live figures (any thread) ----------------------------------------------------------
+    @property
+    def timetag_epoch(self) -> float | None:
+        """UNIX seconds of stream time 0 (the first callback's first sample); None before it."""
+        return None if self._side is None else self._side.epoch
+
+    @property
+    def frames_in(self) -> int:
+        """Stream frames the callback has delivered (stored or dropped) so far."""
+        return 0 if self._side is None else self._side.in_ring.write_pos
+
+    @property
+    def frames_processed(self) -> int:
+        """Stream frames the worker has pushed through the engine so far."""
+        return 0 if self._worker is None else self._worker.pos
+
+    def status(self, cpu_load: float) -> dict:
+        """The ``/status`` record: xruns, missed hops, worker busy fraction, latency (ms)."""
+        side = self._side
+        missed = side.in_ring.dropped_writes + side.late_blocks
+        return {"xruns": side.xruns, "missed_hops": missed, "cpu_load": cpu_load,
+                "latency_ms": self._input_latency_ms()}
+
+    def _input_latency_ms(self) -> float:
+        """Device input latency + one block of buffering + the median push (ms)."""
+        rate = self.settings.sample_rate
+        return 1000.0 * (self._device_latency[0] + self.block / rate) + _p50(self._worker)
+
+    # -- the run ----------------------------------------------------------------------------
+    def run(self, engine: Engine, stop=None, status_every: float = 1.0, on_epoch=None) -> dict:
+        """Stream until ``stop()`` is true, Ctrl-C, SIGTERM, or the device is lost.
+
+        Prepares ``engine`` at the device's rate and channels; on a normal stop the stream is
+        closed, the worker drains the ring and ``engine.finish()`` runs (the caller closes the
+        engine). Call from the main thread to get SIGTERM handling.
+
+        Args:
+            engine: the engine to feed (prepared here).
+            stop: optional callable polled every 50 ms; True ends the run.
+            status_every: seconds between ``engine.send_status`` calls (from the worker).
+            on_epoch: optional callable given ``timetag_epoch`` from the worker thread, once,
+                before the first ``engine.push`` (e.g. ``lambda e: setattr(osc, "timetag_epoch", e)``).
+
+        Returns:
+            The summary (see ``summary``) with ``stop_reason`` "stop", "interrupt" or "sigterm".
+
+        Raises:
+            AudioDeviceError: no/unknown device, refused rate or channels, stream not opened.
+            DeviceLostError: the device stopped delivering audio (engine already closed).
+            Exception: whatever the engine raised in the worker, after a clean shutdown.
+        """
+        sd = _sd()
+        self.settings = resolve_stream(self.device, self.channels, self.sample_rate, self.output)
+        engine.prepare(self.settings.sample_rate, self.channels, self.block)
+        self._build(sd, engine, status_every, on_epoch)
+        stream = self._open(sd)
+        old_switch = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        try:
+            with _SigtermFlag() as sigterm:
+                reason = self._supervise(stream, stop, sigterm)
+        finally:
+            sys.setswitchinterval(old_switch)
+        if reason == "device_lost":
+            self._lose_device(engine)
+        self._shutdown(stream, engine)
+        return self.summary(reason)
+
+    def _build(self, sd, engine: Engine, status_every: float, on_epoch) -> None:
+        rate, block, ch = self.settings.sample_rate, self.block, self.channels
+        in_ring = InputRing(max(int(self.ring_seconds * rate), 4 * block), ch)
+        latency = self.output_latency_blocks * block
+        out_ring = DelayRing(latency + 8 * block, ch) if self.output else None
+        self._side = _AudioSide(in_ring, out_ring, latency, sd.CallbackStop)
+        self._worker = _Worker(self, engine, self._side, status_every, on_epoch)
+        self._started = time.perf_counter()
+
+    def _open(self, sd):
+        s, side = self.settings, self._side
+        kind = sd.Stream if s.output else sd.InputStream
+        callback = side.duplex if s.output else side.capture
+        try:
+            stream = kind(device=s.device, samplerate=s.sample_rate, blocksize=self.block,
+                          channels=s.channels, dtype="float32", callback=callback)
+        except sd.PortAudioError as exc:
+            raise AudioDeviceError(f"cannot open audio device {s.name!r}: {exc}") from None
+        latency = stream.latency
+        self._device_latency = tuple(latency) if s.output else (float(latency), 0.0)
+        self._worker.start()
+        try:
+            stream.start()
+        except sd.PortAudioError as exc:
+            self._worker.halt.set()
+            stream.close()
+            raise AudioDeviceError(f"cannot start audio device {s.name!r}: {exc}") from None
+        self._stream = stream
+        log.info("live: %s, %d Hz, block %d, %d ch, output=%s", s.name, s.sample_rate, self.block,
+                 s.channels, s.output)
+        return stream
+
+    def _supervise(self, stream, stop, sigterm: "_SigtermFlag") -> str:
+        """Main-thread loop: returns why the run ends."""
+        side, worker = self._side, self._worker
+        seen, seen_at = -1, time.perf_counter()
+        try:
+            while True:
+                time.sleep(_POLL_S)
+                now = time.perf_counter()
+                if side.callbacks != seen:
+                    seen, seen_at = side.callbacks, now
+                elif now - seen_at > self.watchdog_seconds or not stream.active:
+                    self._lost_after = now - seen_at
+                    return "device_lost"
+                if sigterm.raised:
+                    return "sigterm"
+                if worker.error is not None or not worker.is_alive():
+                    return "worker_error"
+                if stop is not None and stop():
+                    return "stop"
+        except KeyboardInterrupt:
+            return "interrupt"
+
+    def _drain(self, engine: Engine) -> None:
+        """Let the worker push what is left in the ring, then flush the engine's lanes."""
+        self._worker.halt.set()
+        self._worker.join()
+        if self._worker.error is None:
+            engine.finish()
+
+    def _lose_device(self, engine: Engine) -> None:
+        """Device gone: silence the callback, flush and close the engine, abandon the stream."""
+        self._side.stopping = True
+        faulthandler.dump_traceback_later(SHUTDOWN_GUARD_S + self.ring_seconds, exit=True)
+        try:
+            self._drain(engine)
+            engine.close()
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+        # Closing a stream whose server died hangs, and so does sounddevice's atexit
+        # Pa_Terminate: abandon the stream and let the interpreter exit without it.
+        sd = _sd()
+        atexit.unregister(sd._exit_handler)
+        summary = self.summary("device_lost")
+        raise DeviceLostError(
+            f"audio device stopped delivering audio (no callback for {self._lost_after:.1f} s after "
+            f"{summary['callbacks']} callbacks): was the JACK/PulseAudio server stopped or the device unplugged?",
+            summary,
+        )
+
+    def _shutdown(self, stream, engine: Engine) -> None:
+        """Normal stop: end the stream from inside the callback, close it, drain the worker."""
+        self._side.stopping = True  # next callback raises CallbackStop: no thread cancellation
+        faulthandler.dump_traceback_later(SHUTDOWN_GUARD_S, exit=True)
+        try:
+            deadline = time.perf_counter() + 1.0
+            while stream.active and time.perf_counter() < deadline:
+                time.sleep(0.005)
+            if stream.active:
+                stream.abort()
+            stream.close()
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+        self._drain(engine)
+        if self._worker.error is not None:
+            raise self._worker.error
+
+    def summary(self, reason: str) -> dict:
+        """Counters of the run (also available mid-run)."""
+        side, worker, s = self._side, self._worker, self.settings
+        stats = worker.engine.stats
+        mean_ms, jitter_ms = side.jitter_ms()
+        recent = worker.push_ms[: min(worker.pushes, _TIMES)]
+        wall = time.perf_counter() - self._started
+        return {
+            "stop_reason": reason, "device": s.name, "sample_rate": s.sample_rate, "block": self.block,
+            "seconds": side.in_ring.write_pos / s.sample_rate, "wall_seconds": wall,
+            "callbacks": side.callbacks, "xruns": side.xruns,
+            "input_overflows": int(side.flags[0]), "input_underflows": int(side.flags[1]),
+            "output_underflows": int(side.flags[2]), "output_overflows": int(side.flags[3]),
+            "missed_blocks": side.in_ring.dropped_writes, "missed_frames": side.in_ring.dropped_frames,
+            "late_blocks": side.late_blocks, "nonfinite_samples": stats.nonfinite_samples,
+            "events": stats.events, "pushes": worker.pushes,
+            "compute_ms_p50": float(np.percentile(recent, 50)) if len(recent) else 0.0,
+            "compute_ms_p99": float(np.percentile(recent, 99)) if len(recent) else 0.0,
+            "compute_ms_max": worker.max_push_ms,
+            "cpu_load": worker.busy_s / wall if wall > 0 else 0.0,
+            "callback_interval_ms": mean_ms, "callback_jitter_ms": jitter_ms,
+            "device_latency_ms": [1000.0 * x for x in self._device_latency],
+            "output_latency_ms": 1000.0 * (sum(self._device_latency) + self.output_latency_blocks * self.block
+                                           / s.sample_rate) if self.output else None,
+            "timetag_epoch": side.epoch,
+        }
+
+
+def _p50(worker: _Worker | None) -> float:
+    if worker is None or worker.pushes == 0:
+        return 0.0
+    return float(np.median(worker.push_ms[: min(worker.pushes, _TIMES)]))
+
+
+class _SigtermFlag:
+    """Within ``with``: SIGTERM sets ``raised`` instead of killing (main thread only)."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self._old = None
+
+    def __enter__(self) -> "_SigtermFlag":
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.raised = True
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)

@@ -1,0 +1,68 @@
+"""Live terminal display for ``rtmir live`` (rich).
+
+``send``/``status`` (engine thread) only keep references to the latest values — a few
+attribute stores per push. A rich ``Live`` view, refreshed a few times a second by rich's own
+thread, reads them and draws: per task the latest pitch (note name, Hz, confidence bar) or the
+top tags, and the stream's status (xruns, missed hops, worker load, latency).
+"""
+from __future__ import annotations
+
+import math
+
+from ..core.processor import Event
+
+NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+
+
+def note_name(f0_hz: float) -> str:
+    """``440.0`` → ``"A4 +0¢"``; ``""`` for f0 ≤ 0."""
+    if f0_hz <= 0:
+        return ""
+    midi = 69 + 12 * math.log2(f0_hz / 440.0)
+    nearest = round(midi)
+    return f"{NOTE_NAMES[nearest % 12]}{nearest // 12 - 1} {100 * (midi - nearest):+.0f}¢"
+
+
+class DisplaySink:
+    """Keeps the latest event per task and the latest status for a terminal view."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, Event] = {}
+        self.last_status: dict = {}
+
+    def send(self, events: list[Event]) -> None:
+        for e in events:
+            self.latest[e.task] = e
+
+    def status(self, stats: dict) -> None:
+        self.last_status = stats
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def render(self):
+        """A rich renderable of the current state (called by rich's refresh thread)."""
+        from rich.table import Table
+
+        table = Table(title="rtmir live", expand=False)
+        for col in ("task", "t (s)", "value", "confidence"):
+            table.add_column(col)
+        for task, e in sorted(self.latest.items()):
+            table.add_row(task, f"{e.t:8.2f}", *self._describe(e))
+        s = self.last_status
+        table.caption = (f"xruns {s.get('xruns', 0)} · missed {s.get('missed_hops', 0)} · "
+                         f"load {100 * s.get('cpu_load', 0.0):.0f}% · latency {s.get('latency_ms', 0.0):.1f} ms")
+        return table
+
+    @staticmethod
+    def _describe(e: Event) -> tuple[str, str]:
+        v = e.values
+        if "f0_hz" in v:
+            conf = v.get("confidence", 0.0)
+            bar = "█" * int(10 * conf)
+            value = f"{note_name(v['f0_hz']):<9} {v['f0_hz']:7.1f} Hz" if v.get("voiced") else "unvoiced"
+            return value, f"{bar:<10} {conf:.2f}"
+        if "tags" in v:
+            top = sorted(v["tags"].items(), key=lambda kv: -kv[1])[:3]
+            return ", ".join(f"{k} {p:.2f}" for k, p in top), ""
+        return ", ".join(f"{k}={val}" for k, val in list(v.items())[:3]), ""

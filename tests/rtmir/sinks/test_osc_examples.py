@@ -1,0 +1,35 @@
+"""The receiver examples are well-formed: Max patcher JSON and the Pd patch's wiring (no Max here)."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def test_max_patch_is_valid_json_and_wired():
+    patcher = json.loads((EXAMPLES / "max" / "rtmir_receive.maxpat").read_text())["patcher"]
+    boxes = {b["box"]["id"]: b["box"] for b in patcher["boxes"]}
+    texts = {b.get("text", "") for b in boxes.values()}
+    assert {"udpreceive 9000", "unpack f f f"} <= texts
+    assert any(t.startswith("route /rtmir/pitch /rtmir/tags") for t in texts)
+    for line in patcher["lines"]:
+        (src, outlet), (dst, inlet) = line["patchline"]["source"], line["patchline"]["destination"]
+        assert outlet < boxes[src]["numoutlets"] and inlet < boxes[dst]["numinlets"], line
+        assert len(boxes[src].get("outlettype", [])) == boxes[src]["numoutlets"]
+    by_text = {b.get("text"): i for i, b in boxes.items()}
+    unpack = by_text["unpack f f f"]
+    flonums = {l["patchline"]["destination"][0] for l in patcher["lines"] if l["patchline"]["source"][0] == unpack}
+    assert len(flonums) == 3 and all(boxes[i]["maxclass"] == "flonum" for i in flonums)
+
+
+def test_pd_patch_wiring_and_default_port():
+    lines = [l for l in (EXAMPLES / "pd" / "rtmir_receive.pd").read_text().split(";\n") if l.strip()]
+    assert lines[0].startswith("#N canvas")
+    objects = [l for l in lines[1:] if not l.startswith("#X connect")]
+    assert objects[0].startswith("#X obj") and "netreceive -u -b" in objects[0]
+    assert any(re.fullmatch(r"#X msg \d+ \d+ 9000", o) for o in objects)  # the default port
+    for conn in (l for l in lines if l.startswith("#X connect")):
+        src, _, dst, _ = map(int, conn.split()[2:6])
+        assert src < len(objects) and dst < len(objects), conn
