@@ -44,14 +44,6 @@ def run(args) -> int:
     return handler(args)
 
 
-def parse_osc(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` → (host, port). Raises UsageError when malformed."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"--osc must be HOST:PORT with a port 1…65535, got {text!r}")
-    return host, int(port)
-
-
 def check_block(block: int) -> None:
     if not 1 <= block <= 8192:
         raise UsageError(f"--block must be 1…8192 samples, got {block}")
@@ -67,9 +59,9 @@ def build_sinks(args, timetag_epoch: float | None) -> list:
     sinks = []
     try:
         if args.osc:
-            from ..sinks.osc import OscSink
+            from ..sinks.osc import OscSink, parse_destination
 
-            host, port = parse_osc(args.osc)
+            host, port = parse_destination(args.osc)
             sinks.append(OscSink(host, port, prefix=args.osc_prefix, timetag_epoch=timetag_epoch))
         if args.jsonl:
             sinks.append(JsonlSink(args.jsonl))

@@ -215,19 +215,21 @@ def test_bad_port_is_refused(port):
         OscSink("127.0.0.1", port)
 
 
-def test_send_never_blocks_when_the_buffer_is_full(receiver):
-    port = receiver.getsockname()[1]
-    sink = OscSink("127.0.0.1", port)
-    sink._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    big = {f"label{i}": 0.5 for i in range(300)}  # ~15 kB per bundle
-    start = time.perf_counter()
-    for i in range(200):
-        sink.send([Event("tags", i * 0.01, {"tags": big})])
-    assert time.perf_counter() - start < 1.0
-    assert sink.sent + sink.send_errors == 200
-    sink.close()
+def test_full_buffer_and_oversized_datagrams_are_counted_not_raised(receiver):
+    sink = OscSink("127.0.0.1", receiver.getsockname()[1])
+    assert sink._sock.getblocking() is False
 
+    def full(datagram: bytes) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    real_send, sink._send = sink._send, full
+    sink.send([pitch(0.0, 440.0), pitch(0.01, 440.0)])
+    assert (sink.sent, sink.send_errors) == (0, 2)
+    sink._send = real_send
+    huge = {f"label{i:05d}": 0.5 for i in range(4000)}  # ~200 kB: over the UDP limit (EMSGSIZE)
+    sink.send([Event("tags", 0.02, {"tags": huge}), pitch(0.03, 440.0)])
+    assert (sink.sent, sink.send_errors) == (1, 3) and "too long" in sink.last_error
+    sink.close()
 
 @pytest.mark.parametrize(
     "text, expected",

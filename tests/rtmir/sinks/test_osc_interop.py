@@ -180,7 +180,8 @@ def test_liblo_oscsend_drives_the_control_server():
     assert tool, "oscsend not found: install liblo-tools"
 
     class Engine:
-        calls: list = []
+        def __init__(self):
+            self.calls = []
 
         def reset(self):
             self.calls.append("reset")
