@@ -1,0 +1,106 @@
+"""``export_model``: torch model -> verified single-file ONNX with its card (contract 2).
+
+Order of work::
+
+    verify in torch (causality, stream = offline) -> to_onnx (dynamo or legacy) -> embed card
+    -> verify the graph (checker, names, ORT = torch offline, ORT streamed = torch offline) -> write to a temporary file -> StreamingSession opens it -> rename into place
+
+Nothing is written at ``out_path`` unless every step passed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from models.streaming import StreamingModel
+from rtmir.card import CARD_KEY, ModelCard, OutputSpec, StateSpec
+from rtmir.session import ModelError, StreamingSession
+
+from .onnx_graph import ExportError, to_onnx
+from .verify import VerifyOptions, covering, verify_onnx, verify_torch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CardFields:
+    """The card fields a model cannot know about itself."""
+
+    name: str  # short zoo name, e.g. "pitch-tcn"
+    task: str  # "pitch", "tags", "separation", "codec", "generation" or "test"
+    version: str = "0.1.0"  # semantic version of the file
+    description: str = ""  # one paragraph for `rtmir models`
+    training: dict[str, Any] = field(default_factory=dict)  # command, data, seed, git_commit, date
+    evaluation: dict[str, Any] = field(default_factory=dict)  # held-out figures, numbers only
+
+
+def build_card(model: StreamingModel, fields: CardFields) -> ModelCard:
+    """The card of ``model``: rates, hop, latency, outputs and state from the model itself."""
+    outputs = [
+        OutputSpec(o.name, o.unit, model.sample_rate * o.per_hop / model.hop,
+                   [1, *o.features, "frames" if o.per_hop == 1 else "samples"],
+                   list(o.labels) if o.labels else None)
+        for o in model.outputs
+    ]
+    state = [StateSpec(name, list(t.shape), str(t.numpy().dtype)) for name, t in model.initial_state(1).items()]
+    card = ModelCard(
+        name=fields.name, task=fields.task, version=fields.version, sample_rate=model.sample_rate,
+        channels=model.channels, hop=model.hop, latency_samples=model.latency_samples, outputs=outputs,
+        state=state, training=dict(fields.training), evaluation=dict(fields.evaluation),
+        description=fields.description,
+    )
+    card.validate()
+    return card
+
+
+def embed_card(proto: onnx.ModelProto, card: ModelCard) -> None:
+    """Store ``card`` under ``rtmir.card`` in ``proto.metadata_props`` (replacing any old one)."""
+    kept = [(p.key, p.value) for p in proto.metadata_props if p.key != CARD_KEY]
+    del proto.metadata_props[:]
+    for key, value in kept + [(CARD_KEY, card.to_json())]:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
+def export_model(model: StreamingModel, fields: CardFields, out_path: str | Path, exporter: str = "auto",
+                 options: VerifyOptions = VerifyOptions()) -> ModelCard:
+    """Export, verify and write ``model`` to ``out_path``; return the card written.
+
+    Args:
+        model: a contract-1 model (``models.StreamingModel``), on CPU.
+        fields: card fields the model does not know (name, task, training, evaluation...).
+        out_path: the ``.onnx`` file to write (single file, weights inside).
+        exporter: "auto", "dynamo" or "legacy" (see ``export.onnx_graph``).
+        options: verification signal length, block sizes and tolerance (signals are
+            lengthened to roll any transformer KV cache over, see ``verify.covering``).
+
+    Raises:
+        ExportError: export or any verification step failed; the message says which and why.
+            ``out_path`` is then left untouched.
+    """
+    out_path = Path(out_path)
+    model = model.eval()
+    card = build_card(model, fields)
+    options = covering(model, options)
+    report = verify_torch(model, options)  # refuse a non-streaming model before exporting it
+    proto = to_onnx(model, exporter)
+    embed_card(proto, card)
+    report.update(verify_onnx(model, proto, options))
+    log.info("verified %s: worst diff %.3g", fields.name, max(report.values(), default=0.0))
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    try:
+        onnx.save_model(proto, str(tmp), save_as_external_data=False)
+        StreamingSession(tmp)  # the runtime must accept the file as it will be shipped
+        os.replace(tmp, out_path)
+    except ModelError as exc:
+        raise ExportError(f"the runtime rejects the exported file: {exc}") from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return card

@@ -1,0 +1,214 @@
+"""Verification of an exported model before it is written (DESIGN.md, contract 2).
+
+For a noise signal and a synthesized musical signal (harmonic notes with envelopes):
+
+1. ``onnx.checker`` (full check) and the contract-2 input/output names;
+2. causality in torch: changing the audio after hop k leaves every output frame before k
+   unchanged;
+3. torch streaming (several block sizes, one of them one hop) equals torch offline;
+4. onnxruntime, one call over the whole signal, equals torch offline;
+5. onnxruntime streaming (same block sizes, state carried) equals torch offline.
+
+Float outputs must agree to ``tolerance`` (max abs diff), integer outputs (codes) exactly.
+The first failure raises ``ExportError`` with a one-line reason.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from models.streaming import StreamingModel
+
+from .onnx_graph import ExportError, io_names
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    n_hops: int = 48  # length of each test signal, in hops
+    block_hops: tuple[int, ...] = (1, 3, 17)  # streaming block sizes, in hops (one must be 1)
+    tolerance: float = 1e-4  # max abs diff allowed between float outputs
+    seed: int = 0  # seed of the test signals
+
+
+def test_signals(sample_rate: int, channels: int, n_samples: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """``{"noise", "music"}`` signals ``[1, channels, n_samples]`` float32, peak < 1.
+
+    ``music``: four consecutive notes (A3, C#4, E4, A4), 6 harmonics each with 1/h amplitudes,
+    a 5 ms attack and an exponential decay.
+    """
+    rng = np.random.default_rng(seed)
+    noise = 0.3 * rng.standard_normal((1, channels, n_samples))
+    t = np.arange(n_samples) / sample_rate
+    music = np.zeros(n_samples)
+    note_len = max(1, n_samples // 4)
+    for i, f0 in enumerate((220.0, 277.18, 329.63, 440.0)):
+        start = i * note_len
+        tt = t[start:start + note_len] - t[start]
+        env = np.minimum(tt / 0.005, 1.0) * np.exp(-3.0 * tt)
+        tone = sum(np.sin(2 * np.pi * f0 * h * tt) / h for h in range(1, 7) if f0 * h < sample_rate / 2)
+        music[start:start + note_len] = 0.3 * env * tone
+    music = np.broadcast_to(music, (1, channels, n_samples))
+    return {"noise": noise.astype(np.float32), "music": np.ascontiguousarray(music, dtype=np.float32)}
+
+
+def torch_outputs(model: StreamingModel, audio: np.ndarray, block_samples: int | None = None) -> list[np.ndarray]:
+    """Outputs of ``model`` over ``audio`` offline (one call) or streamed in blocks."""
+    x = torch.from_numpy(audio)
+    step = block_samples or x.shape[2]
+    state, chunks = None, []
+    with torch.no_grad():
+        for i in range(0, x.shape[2], step):
+            *outs, state = model(x[:, :, i:i + step], state)
+            chunks.append([o.numpy() for o in outs])
+    return [np.concatenate(parts, axis=-1) for parts in zip(*chunks)]
+
+
+def ort_outputs(session: ort.InferenceSession, model: StreamingModel, audio: np.ndarray,
+                block_samples: int | None = None) -> list[np.ndarray]:
+    """Outputs of the ONNX model over ``audio``, one call or streamed with state carried."""
+    inputs, outputs = io_names(model)
+    state = [s.numpy() for s in model.initial_state(1).values()]
+    n_out = len(model.outputs)
+    step = block_samples or audio.shape[2]
+    chunks = []
+    for i in range(0, audio.shape[2], step):
+        feeds = dict(zip(inputs, [audio[:, :, i:i + step], *state]))
+        try:
+            res = session.run(outputs, feeds)
+        except Exception as exc:  # onnxruntime's exception types are private
+            raise ExportError(f"onnxruntime failed on a chunk of {feeds['audio'].shape[2]} samples "
+                              f"(a length baked into the graph?): {str(exc).splitlines()[0][:160]}") from exc
+        chunks.append(res[:n_out])
+        state = res[n_out:]
+    return [np.concatenate(parts, axis=-1) for parts in zip(*chunks)]
+
+
+def compare(model: StreamingModel, ref: list[np.ndarray], got: list[np.ndarray], tolerance: float, what: str) -> float:
+    """Max abs diff over float outputs; raise ExportError naming ``what`` on any mismatch."""
+    worst = 0.0
+    for spec, r, g in zip(model.outputs, ref, got):
+        if r.shape != g.shape:
+            raise ExportError(f"{what}: output {spec.name!r} has shape {list(g.shape)}, expected {list(r.shape)}")
+        if np.issubdtype(r.dtype, np.integer):
+            bad = int((r != g).sum())
+            if bad:
+                first = int(np.argwhere(r != g)[0][-1])
+                raise ExportError(f"{what}: {bad} values of integer output {spec.name!r} differ (first at time index {first})")
+            continue
+        diff = np.abs(r.astype(np.float64) - g.astype(np.float64))
+        err = float(diff.max()) if diff.size else 0.0
+        if not np.isfinite(err) or err > tolerance:
+            first = int(np.argwhere(~(diff <= tolerance))[0][-1])
+            raise ExportError(f"{what}: output {spec.name!r} differs by {err:.3g} > {tolerance:g} "
+                              f"(first at time index {first})")
+        worst = max(worst, err)
+    return worst
+
+
+def check_causal(model: StreamingModel, audio: np.ndarray, tolerance: float) -> None:
+    """Raise if changing the audio after the middle hop changes any earlier output frame."""
+    hops = audio.shape[2] // model.hop
+    k = hops // 2
+    changed = audio.copy()
+    changed[:, :, k * model.hop:] = np.random.default_rng(1).standard_normal(changed[:, :, k * model.hop:].shape)
+    a, b = torch_outputs(model, audio), torch_outputs(model, changed)
+    for spec, x, y in zip(model.outputs, a, b):
+        past = k * spec.per_hop
+        diff = np.abs(x[..., :past].astype(np.float64) - y[..., :past].astype(np.float64))
+        if diff.size and diff.max() > tolerance:
+            frame = int(np.argwhere(diff > tolerance)[0][-1])
+            raise ExportError(f"not causal: output {spec.name!r} at time index {frame} changed when only audio "
+                              f"after hop {k} changed (undeclared lookahead?)")
+
+
+def _session(proto: onnx.ModelProto) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(proto.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's exception types are private
+        raise ExportError(f"onnxruntime cannot load the exported graph: {str(exc).splitlines()[0]}") from exc
+
+
+def check_graph(model: StreamingModel, proto: onnx.ModelProto) -> None:
+    """onnx.checker plus the contract-2 names and order."""
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except Exception as exc:  # checker raises ValidationError or InferenceError
+        raise ExportError(f"onnx.checker rejected the graph: {str(exc).splitlines()[0]}") from exc
+    inputs, outputs = io_names(model)
+    got_in = [i.name for i in proto.graph.input]
+    got_out = [o.name for o in proto.graph.output]
+    if got_in != inputs or got_out != outputs:
+        raise ExportError(f"graph names {got_in} -> {got_out} do not follow contract 2 ({inputs} -> {outputs})")
+
+
+def covering(model: StreamingModel, options: VerifyOptions) -> VerifyOptions:
+    """``options`` with signals long enough to roll every transformer KV cache past its end
+    (a cache that never fills would leave the rolling untested)."""
+    from models.transformer import CausalTransformer  # local: only this check needs it
+
+    need = max((m.config.cache_frames + 2 * max(options.block_hops) for m in model.modules()
+                if isinstance(m, CausalTransformer)), default=0)
+    return replace(options, n_hops=max(options.n_hops, need))
+
+
+def _check_block_hops(options: VerifyOptions) -> None:
+    if 1 not in options.block_hops or len(options.block_hops) < 3:
+        raise ExportError(f"block_hops {options.block_hops} must hold >= 3 sizes including 1 hop")
+
+
+def verify_torch(model: StreamingModel, options: VerifyOptions = VerifyOptions()) -> dict[str, float]:
+    """Torch-only checks (causality, streaming = offline), run before exporting.
+
+    Returns the worst diff per check. Raises ExportError on the first failure.
+    """
+    _check_block_hops(options)
+    model = model.eval()
+    report: dict[str, float] = {}
+    n = options.n_hops * model.hop
+    for name, audio in test_signals(model.sample_rate, model.channels, n, options.seed).items():
+        check_causal(model, audio, options.tolerance)
+        ref = torch_outputs(model, audio)
+        for hops in options.block_hops:
+            b = hops * model.hop
+            report[f"{name}.torch_stream_{b}"] = compare(
+                model, ref, torch_outputs(model, audio, b), options.tolerance,
+                f"{name}: torch streaming in blocks of {b} samples vs offline (model is not streaming-causal)")
+    return report
+
+
+def verify_onnx(model: StreamingModel, proto: onnx.ModelProto, options: VerifyOptions = VerifyOptions()) -> dict[str, float]:
+    """Graph checks and onnxruntime (one call and streamed) against torch offline.
+
+    Returns the worst diff per check. Raises ExportError on the first failure.
+    """
+    _check_block_hops(options)
+    model = model.eval()
+    check_graph(model, proto)
+    session = _session(proto)
+    n = options.n_hops * model.hop
+    report: dict[str, float] = {}
+    for name, audio in test_signals(model.sample_rate, model.channels, n, options.seed).items():
+        ref = torch_outputs(model, audio)
+        report[f"{name}.ort_offline"] = compare(
+            model, ref, ort_outputs(session, model, audio), options.tolerance, f"{name}: onnxruntime vs torch offline")
+        for hops in options.block_hops:
+            b = hops * model.hop
+            report[f"{name}.ort_stream_{b}"] = compare(
+                model, ref, ort_outputs(session, model, audio, b), options.tolerance,
+                f"{name}: onnxruntime streaming in blocks of {b} samples vs torch offline")
+    return report
+
+
+def verify(model: StreamingModel, proto: onnx.ModelProto, options: VerifyOptions = VerifyOptions()) -> dict[str, float]:
+    """Every check (``verify_torch`` then ``verify_onnx``); raises ExportError on the first failure."""
+    return {**verify_torch(model, options), **verify_onnx(model, proto, options)}

@@ -1,0 +1,171 @@
+"""Top-level streaming models (contract 1) assembled from the blocks, and their registry.
+
+- ``FrameModel`` (family ``frame``): frontend (log-mel or HCQT) -> body (TCN, LSTM, GRU or
+  Transformer) -> 1x1 head; output ``logits [B, n_outputs, frames]``, one frame per hop.
+- ``RVQCoder`` (family ``rvq``): strided causal conv framing -> RVQ; outputs
+  ``codes [B, n_q, frames]`` (int64) and ``latent [B, dim, frames]`` (the decoded codes).
+- ``CodecModel`` (family ``codec``): ``StreamingCodec``; outputs ``codes`` and
+  ``audio_out [B, 1, N]``.
+
+Each has ``family``, ``config`` (a frozen dataclass: checkpoints store it to rebuild the model),
+``sample_rate``, ``channels``, ``hop``, ``latency_samples``, ``outputs`` and
+``forward(audio[B, C, N], state=None) -> (*outputs, new_state)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from torch import Tensor
+
+from .codec import CodecConfig, StreamingCodec
+from .conv import TCN, CausalConv1d, pointwise_conv
+from .frontend import CQTConfig, LogMelConfig, StreamingCQT, StreamingLogMel
+from .rnn import StreamingGRU, StreamingLSTM
+from .rvq import ResidualVectorQuantizer, RVQConfig
+from .streaming import ModelOutput, State, StreamingModel, StreamingModule, StreamingSequential, sub_state, with_prefix
+from .transformer import CausalTransformer, TransformerConfig
+
+
+@dataclass(frozen=True)
+class FrameModelConfig:
+    frontend: str = "mel"  # "mel" or "cqt"
+    mel: LogMelConfig = field(default_factory=LogMelConfig)  # used when frontend == "mel"
+    cqt: CQTConfig = field(default_factory=CQTConfig)  # used when frontend == "cqt"
+    body: str = "tcn"  # "tcn", "lstm", "gru" or "transformer"
+    width: int = 64  # TCN channels / RNN hidden size
+    num_layers: int = 2  # RNN layers
+    kernel_size: int = 3  # TCN taps
+    dilations: tuple[int, ...] = (1, 2, 4, 8)  # TCN blocks
+    transformer: TransformerConfig = field(default_factory=TransformerConfig)  # input_size is set from the frontend
+    n_outputs: int = 8  # head size
+    labels: tuple[str, ...] | None = None  # names of the head's outputs
+
+
+def _frontend(config: FrameModelConfig) -> tuple[StreamingModule, int, int, int]:
+    """The frontend and its (features, sample_rate, hop)."""
+    if config.frontend == "mel":
+        m = config.mel
+        return StreamingLogMel(m), m.channels * m.n_mels, m.sample_rate, m.hop_size
+    if config.frontend == "cqt":
+        c = config.cqt
+        return StreamingCQT(c), c.channels * len(c.harmonics) * c.n_bins, c.sample_rate, c.hop_size
+    raise ValueError(f"FrameModelConfig.frontend must be 'mel' or 'cqt', got {config.frontend!r}")
+
+
+def _body(config: FrameModelConfig, features: int) -> tuple[list[tuple[str, StreamingModule]], int]:
+    """The body layers and their output width."""
+    if config.body == "tcn":
+        return [("proj", pointwise_conv(features, config.width)),
+                ("tcn", TCN(config.width, config.kernel_size, config.dilations))], config.width
+    if config.body in ("lstm", "gru"):
+        cls = StreamingLSTM if config.body == "lstm" else StreamingGRU
+        return [(config.body, cls(features, config.width, config.num_layers))], config.width
+    if config.body == "transformer":
+        t = replace(config.transformer, input_size=features)
+        return [("transformer", CausalTransformer(t))], t.d_model
+    raise ValueError(f"FrameModelConfig.body must be tcn, lstm, gru or transformer, got {config.body!r}")
+
+
+class FrameModel(StreamingModel):
+    """Frontend -> body -> head: ``audio [B, C, N] -> logits [B, n_outputs, N // hop]``."""
+
+    family = "frame"
+
+    def __init__(self, config: FrameModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        frontend, features, self.sample_rate, self.hop = _frontend(config)
+        self.channels = config.mel.channels if config.frontend == "mel" else config.cqt.channels
+        body, width = _body(config, features)
+        self.net = StreamingSequential([("frontend", frontend), *body, ("head", pointwise_conv(width, config.n_outputs))])
+        self.latency_samples = self.net.latency_samples
+        self.outputs = (ModelOutput("logits", "logit", 1, (config.n_outputs,), config.labels),)
+
+    def initial_state(self, batch: int = 1) -> State:
+        return self.net.initial_state(batch)
+
+    def forward(self, audio: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        self.check_inputs(audio, state)
+        return self.net(audio, state)
+
+
+@dataclass(frozen=True)
+class RVQCoderConfig:
+    sample_rate: int = 16000  # Hz
+    hop: int = 160  # samples per frame (the framing conv's stride)
+    rvq: RVQConfig = field(default_factory=RVQConfig)  # rvq.dim = channels of the framing conv
+
+
+class RVQCoder(StreamingModel):
+    """Frame the audio with a causal conv (kernel 2*hop, stride hop), quantize each frame.
+
+    ``audio [B, 1, N] -> codes [B, n_q, N // hop] (int64), latent [B, dim, N // hop]``; state
+    ``frame.cache [B, 1, hop]``.
+    """
+
+    family = "rvq"
+
+    def __init__(self, config: RVQCoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.sample_rate, self.channels, self.hop = config.sample_rate, 1, config.hop
+        self.frame = CausalConv1d(1, config.rvq.dim, 2 * config.hop, stride=config.hop)
+        self.rvq = ResidualVectorQuantizer(config.rvq)
+        self.latency_samples = 0
+        q = config.rvq
+        self.outputs = (ModelOutput("codes", "code", 1, (q.n_quantizers,)),
+                        ModelOutput("latent", "latent", 1, (q.dim,)))
+
+    def initial_state(self, batch: int = 1) -> State:
+        return with_prefix(self.frame.initial_state(batch), "frame")
+
+    def forward(self, audio: Tensor, state: State | None = None) -> tuple[Tensor, Tensor, State]:
+        self.check_inputs(audio, state)
+        latent, s = self.frame(audio, sub_state(self.fresh(audio, state), "frame"))
+        codes = self.rvq.encode(latent)
+        return codes, self.rvq.decode(codes), with_prefix(s, "frame")
+
+
+class CodecModel(StreamingModel):
+    """``StreamingCodec`` as a top-level model: ``audio -> codes, audio_out``."""
+
+    family = "codec"
+
+    def __init__(self, config: CodecConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.codec = StreamingCodec(config)
+        self.sample_rate, self.channels, self.hop = config.sample_rate, 1, self.codec.hop
+        self.latency_samples = self.codec.latency_samples
+        self.outputs = (ModelOutput("codes", "code", 1, (config.rvq.n_quantizers,)),
+                        ModelOutput("audio_out", "audio", self.hop, (1,)))
+
+    def initial_state(self, batch: int = 1) -> State:
+        return self.codec.initial_state(batch)
+
+    def forward(self, audio: Tensor, state: State | None = None) -> tuple[Tensor, Tensor, State]:
+        self.check_inputs(audio, state)
+        (codes, out), new_state = self.codec(audio, state)
+        return codes, out, new_state
+
+
+FAMILIES: dict[str, tuple[type, type]] = {
+    "frame": (FrameModelConfig, FrameModel),
+    "rvq": (RVQCoderConfig, RVQCoder),
+    "codec": (CodecConfig, CodecModel),
+}
+"""family name -> (config dataclass, model class); checkpoints store the family and config."""
+
+
+def build_model(family: str, config: object) -> StreamingModel:
+    """Build a model of ``family`` from its config dataclass.
+
+    Raises:
+        ValueError: unknown family, or a config of the wrong type.
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}; known: {sorted(FAMILIES)}")
+    config_cls, model_cls = FAMILIES[family]
+    if not isinstance(config, config_cls):
+        raise ValueError(f"family {family!r} needs a {config_cls.__name__}, got {type(config).__name__}")
+    return model_cls(config)

@@ -1,0 +1,173 @@
+"""The streaming-module contract (DESIGN.md, contract 1) and the containers built on it.
+
+Every block in ``models/`` is a pure function of its input chunk and an explicit state::
+
+    y, new_state = block(x, state)      # state=None means a fresh (zero) state
+    state = block.initial_state(batch)  # {dotted name: fixed-shape tensor}
+
+State lives in an ordinary ``dict[str, Tensor]`` with dotted names (``tcn.3.cache``,
+``lstm.h``); containers prefix their children's names. Nothing is registered lazily and no
+buffer is ever written during ``forward``, so the same code runs offline (one call, fresh
+state) and streaming (many calls, state carried), and exports to ONNX as
+``state_in.<name>`` → ``state_out.<name>``.
+
+Every block has ``latency_samples`` (its declared lookahead/centring at the audio rate);
+containers add their children's up.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+State = dict[str, Tensor]
+
+
+class StateError(ValueError):
+    """A state dict is missing names or has names the model does not use."""
+
+
+def sub_state(state: State, prefix: str) -> State:
+    """The entries of ``state`` under ``prefix.`` with the prefix removed."""
+    head = prefix + "."
+    return {k[len(head):]: v for k, v in state.items() if k.startswith(head)}
+
+
+def with_prefix(state: State, prefix: str) -> State:
+    """``state`` with every name prefixed by ``prefix.``."""
+    return {f"{prefix}.{k}": v for k, v in state.items()}
+
+
+class StreamingModule(nn.Module):
+    """Base class: ``forward(x, state=None) -> (y, new_state)`` with explicit state.
+
+    Subclasses set ``self.latency_samples`` in ``__init__`` and implement ``initial_state``
+    and ``forward``. A stateless block returns ``{}`` from ``initial_state``.
+    """
+
+    latency_samples: int
+
+    def initial_state(self, batch: int = 1) -> State:
+        """Zero state for ``batch`` streams: fixed shapes, dotted names."""
+        raise NotImplementedError
+
+    def fresh(self, x: Tensor, state: State | None) -> State:
+        """``state``, or a zero state matching ``x``'s batch, dtype and device if None."""
+        if state is None:
+            return {k: v.to(x.device) for k, v in self.initial_state(x.shape[0]).items()}
+        return state
+
+
+class Pointwise(StreamingModule):
+    """A stateless module applied frame by frame (1x1 conv, activation, per-frame norm).
+
+    The wrapped module must not mix time steps: it is the caller's promise, checked by the
+    causality tests of every model that uses it.
+
+    Args:
+        module: maps ``[B, C_in, T]`` to ``[B, C_out, T]`` independently per frame.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+        self.latency_samples = 0
+
+    def initial_state(self, batch: int = 1) -> State:
+        return {}
+
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        return self.module(x), {}
+
+
+class StreamingSequential(StreamingModule):
+    """Named streaming blocks applied in order; state names are ``<child name>.<name>``.
+
+    Args:
+        layers: ``(name, block)`` pairs; names become state prefixes (``tcn``, ``lstm``...).
+
+    ``latency_samples`` is the sum of the children's.
+    """
+
+    def __init__(self, layers: list[tuple[str, StreamingModule]]) -> None:
+        super().__init__()
+        self.layers = nn.ModuleDict(dict(layers))
+        self.latency_samples = sum(m.latency_samples for m in self.layers.values())
+
+    def initial_state(self, batch: int = 1) -> State:
+        state: State = {}
+        for name, layer in self.layers.items():
+            state.update(with_prefix(layer.initial_state(batch), name))
+        return state
+
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        state = self.fresh(x, state)
+        new_state: State = {}
+        for name, layer in self.layers.items():
+            x, s = layer(x, sub_state(state, name))
+            new_state.update(with_prefix(s, name))
+        return x, new_state
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """One output of a top-level model (becomes an ``OutputSpec`` in the card).
+
+    Attributes:
+        name: output name (ONNX output name; must not clash with a parameter name).
+        unit: "logit", "probability", "code", "audio", "latent", ...
+        per_hop: values along time per hop: 1 for frame outputs, ``hop`` for audio.
+        features: shape between batch and time, e.g. ``(360,)``; ``(1,)`` for mono audio.
+        labels: names along the feature axis, or None.
+    """
+
+    name: str
+    unit: str
+    per_hop: int
+    features: tuple[int, ...]
+    labels: tuple[str, ...] | None = None
+
+
+class StreamingModel(StreamingModule):
+    """A top-level model: audio in, named outputs and state out (contract 1).
+
+    ``forward(audio[B, C, N], state=None) -> (*outputs, new_state)`` with ``N`` a positive
+    multiple of ``hop``; the outputs are in ``outputs`` order. Subclasses set ``sample_rate``
+    (Hz), ``channels``, ``hop`` (samples), ``latency_samples`` and ``outputs``, and keep the
+    config they were built from in ``config`` (a frozen dataclass) so checkpoints can rebuild them.
+    """
+
+    family: str
+    sample_rate: int
+    channels: int
+    hop: int
+    outputs: tuple[ModelOutput, ...]
+
+    @functools.cached_property
+    def state_names(self) -> tuple[str, ...]:
+        """Names of ``initial_state`` in order (computed once; a plain attribute, not a buffer)."""
+        return tuple(self.initial_state(1))
+
+    def check_inputs(self, audio: Tensor, state: State | None) -> None:
+        """Raise for audio that is not ``[B, channels, k * hop]`` (k >= 1) or a state with
+        missing or unused names (StateError). Skipped while exporting, where a check on N
+        would specialise the dynamic length."""
+        if audio.dim() != 3 or audio.shape[1] != self.channels:
+            raise ValueError(f"audio must be [B, {self.channels}, N], got {list(audio.shape)}")
+        if _is_tracing():
+            return
+        n = int(audio.shape[2])
+        if n <= 0 or n % self.hop:
+            raise ValueError(f"audio length {n} is not a positive multiple of hop {self.hop}")
+        if state is not None and set(state) != set(self.state_names):
+            missing = sorted(set(self.state_names) - set(state))
+            unused = sorted(set(state) - set(self.state_names))
+            raise StateError(f"state names do not match the model: missing {missing}, unused {unused}")
+
+
+def _is_tracing() -> bool:
+    """True inside torch.export / the ONNX exporters, where a shape check would specialise N."""
+    return (torch.compiler.is_compiling() or torch.compiler.is_exporting()
+            or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())
