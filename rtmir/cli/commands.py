@@ -143,8 +143,13 @@ def _report(summary: dict, engine: Engine) -> None:
               file=sys.stderr)
     for sink in engine.sinks:
         errors = getattr(sink, "send_errors", 0)
-        if errors:
-            print(f"rtmir: warning: {errors} OSC packets could not be sent", file=sys.stderr)
+        if not errors:
+            continue
+        hint = ""
+        if "refused" in (sink.last_error or "").lower():
+            hint = (f": nothing was listening on {sink.host}:{sink.port} "
+                    f"(try `oscdump {sink.port}` or examples/pd/rtmir_receive.pd)")
+        print(f"rtmir: warning: {errors} of {errors + sink.sent} OSC packets could not be sent{hint}", file=sys.stderr)
 
 
 def cmd_stream(args) -> int:

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,3 +110,26 @@ def test_torch_is_never_imported(clip, tmp_path):
 def test_models_lists_the_zoo():
     r = rtmir("models")
     assert r.returncode == 0 and r.stdout.strip()
+
+
+def test_demo_streams_the_bundled_clip(tmp_path):
+    out = tmp_path / "demo.jsonl"
+    r = rtmir("demo", "--fast", "--jsonl", str(out), "--osc", "127.0.0.1:9")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) > 1000 and sum(row["voiced"] for row in rows) > 300
+
+
+def test_wheel_ships_the_demo_clip_and_the_zoo(tmp_path):
+    """`pip install .` (not editable) must carry what `rtmir demo` needs."""
+    import zipfile
+
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                        "-w", str(tmp_path), str(root)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    names = zipfile.ZipFile(next(tmp_path.glob("rtmir-*.whl"))).namelist()
+    assert "rtmir/data/demo.flac" in names
+    shipped = {p.name for p in (root / "rtmir" / "zoo").glob("*.onnx")}
+    assert shipped <= {Path(n).name for n in names}
+    assert not any(n.startswith(("models/", "export/", "training/", "tests/")) for n in names)
