@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -194,7 +195,13 @@ def cmd_bench(args) -> int:
         print(f"{r.processor:<10} {r.block:>5} {r.sample_rate:>6} {r.hop_size:>5} {r.p50_us:>8.1f} {r.p99_us:>8.1f} "
               f"{r.p999_us:>8.1f} {r.max_us:>8.1f} {r.rtf:>7.4f} {r.block_budget_us:>9.0f}")
     if args.json:
-        Path(args.json).write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
+        import datetime
+        import shlex
+
+        meta = {"command": "rtmir " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+                "date": datetime.datetime.now().isoformat(timespec="seconds"),
+                "load_average_1min": os.getloadavg()[0]}
+        Path(args.json).write_text(json.dumps({"meta": meta, "rows": [dataclasses.asdict(r) for r in rows]}, indent=2))
     return 0
 
 

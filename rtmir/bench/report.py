@@ -1,0 +1,89 @@
+"""Regenerate ``docs/BENCHMARKS.md`` from the recorded results in ``docs/results/``.
+
+    python -m rtmir.bench.report            # rewrites docs/BENCHMARKS.md
+
+Each benchmark script records its figures under ``docs/results/`` — JSON for the runtime's own
+benchmarks (``bench_*.json``, written by ``rtmir bench --json``) and Markdown fragments for the
+others (``*.md``: export families, synthesis, pitch evaluation). This module only assembles them
+with the machine description; it measures nothing itself.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "docs" / "results"
+# fragments in this order first; any other *.md after them, alphabetically
+ORDER = ["runtime.md", "bench_live.md", "osc.md", "export_families.md", "synth.md", "pitch_eval.md", "pitch_model.md"]
+
+
+def machine() -> str:
+    """One line: CPU model, cores, Python, key package versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    versions = []
+    for mod in ("numpy", "onnxruntime", "numba"):
+        try:
+            versions.append(f"{mod} {__import__(mod).__version__}")
+        except ImportError:
+            pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, " + ", ".join(versions)
+
+
+def compute_table(rows: list[dict]) -> str:
+    """Markdown table of ``rtmir bench --json`` rows."""
+    head = ("| processor | block | rate | hop | p50 µs | p99 µs | p99.9 µs | max µs | RTF | block budget µs |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n")
+    body = "".join(
+        f"| {r['processor']} | {r['block']} | {r['sample_rate']} | {r['hop_size']} | {r['p50_us']:.0f} | "
+        f"{r['p99_us']:.0f} | {r['p999_us']:.0f} | {r['max_us']:.0f} | {r['rtf']:.4f} | {r['block_budget_us']:.0f} |\n"
+        for r in rows
+    )
+    return head + body
+
+
+def render() -> str:
+    """The whole BENCHMARKS.md text."""
+    parts = [
+        "# Benchmarks\n",
+        "Figures measured on this project's machine and recorded by scripts in the repo; regenerate this "
+        "page with `python -m rtmir.bench.report` after re-running them. Machine: " + machine() + ". "
+        f"Page assembled {date.today().isoformat()}; each section names its command and, where it matters, "
+        "the load the machine was under.\n",
+    ]
+    for path in sorted(RESULTS.glob("bench_*.json")):
+        data = json.loads(path.read_text())
+        rows = data["rows"] if isinstance(data, dict) else data
+        meta = data.get("meta", {}) if isinstance(data, dict) else {}
+        parts.append(f"## Compute per hop: {path.stem.removeprefix('bench_')}\n")
+        if meta.get("command"):
+            parts.append(f"`{meta['command']}` — {meta.get('date', '')} {meta.get('note', '')}\n")
+        parts.append(compute_table(rows))
+    names = [n for n in ORDER if (RESULTS / n).exists()]
+    names += sorted(p.name for p in RESULTS.glob("*.md") if p.name not in ORDER)
+    for name in names:
+        parts.append((RESULTS / name).read_text().rstrip() + "\n")
+    return "\n".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Assemble docs/BENCHMARKS.md from docs/results/.")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "BENCHMARKS.md"))
+    args = parser.parse_args()
+    Path(args.out).write_text(render())
+
+
+if __name__ == "__main__":
+    main()
