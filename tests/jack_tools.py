@@ -1,4 +1,5 @@
-"""Test helpers for real audio: a JACK dummy-driver server, a tiny processor, a capturing sink.
+"""Test helpers for real audio: a JACK dummy-driver server, JACK clients that play and record
+(``Player``, ``Recorder``), an OSC receiver, a tiny processor and a capturing sink.
 
 The server recipe and its traps are in /work/shared/PLATFORM.md ("Audio without hardware"):
 fixed server name (8 slots), SIGTERM to clean /dev/shm, PortAudio must be re-initialised to see
@@ -9,13 +10,17 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import struct
 import subprocess
 import tempfile
+import threading
 import time
 
 import numpy as np
 
 from rtmir.core.processor import Event, ProcessSpec, Processor
+from rtmir.sinks.osc_format import NTP_UNIX_OFFSET_S
 
 SERVER = "rtmir_test"
 RATE = 48000
@@ -33,13 +38,13 @@ class JackServer:
     """One ``jackd -d dummy`` named ``rtmir_test``; this process's PortAudio follows it.
 
     ``start`` launches it, waits until it answers and re-initialises PortAudio; ``stop`` releases
-    PortAudio first, then signals jackd and waits. Requires ``ENV`` in ``os.environ``.
+    PortAudio first, then signals jackd, waits, and re-initialises PortAudio without a server.
+    Requires ``ENV`` in ``os.environ``.
     """
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="jackd-", suffix=".log", delete=False)
-        self._pa_live = False
 
     def start(self) -> None:
         if _answers(timeout_s=0):
@@ -48,34 +53,49 @@ class JackServer:
         if not _answers(timeout_s=5):
             self.stop()
             raise JackError(f"jackd did not come up in 5 s; its log: {self.tail()}")
-        self._portaudio(up=True)
+        _portaudio_terminate()
+        _portaudio_initialize()  # enumerate the new server
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        """Release PortAudio here, then end jackd with ``sig`` and wait (SIGKILL after 5 s)."""
-        self._portaudio(up=False)
-        if self.proc is None:
-            return
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.proc = None
+        """Release PortAudio here, end jackd with ``sig`` (SIGKILL after 5 s), re-initialise PortAudio.
 
-    def _portaudio(self, up: bool) -> None:
-        import sounddevice as sd
+        Afterwards PortAudio is initialised without a server, as right after import, so later
+        tests and the exit handler find it in a normal state.
+        """
+        _portaudio_terminate()
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)  # in case it was frozen
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            self.proc = None
+        _portaudio_initialize()
 
-        if up and not self._pa_live:
-            sd._terminate()
-            sd._initialize()
-        elif not up and self._pa_live:
-            sd._terminate()
-        self._pa_live = up
+    def freeze(self) -> None:
+        """Release PortAudio here, then SIGSTOP jackd: its clients stop getting callbacks while
+        their streams still look active (the watchdog's case). ``stop`` thaws it first."""
+        _portaudio_terminate()
+        self.proc.send_signal(signal.SIGSTOP)
 
     def tail(self, chars: int = 2000) -> str:
         with open(self.log.name, errors="replace") as f:
             return f.read()[-chars:]
+
+
+def _portaudio_terminate() -> None:
+    import sounddevice as sd
+
+    while sd._initialized:
+        sd._terminate()
+
+
+def _portaudio_initialize() -> None:
+    import sounddevice as sd
+
+    sd._initialize()
 
 
 def _answers(timeout_s: float) -> bool:
@@ -135,3 +155,118 @@ class CaptureSink:
 
     def close(self) -> None:
         self.closed = True
+
+
+class OscReceiver(threading.Thread):
+    """UDP receiver keeping ``(timetag unix seconds, address, args)`` of every bundled message."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.messages: list[tuple[float, str, list]] = []
+        self.running = True
+
+    def run(self) -> None:
+        from pythonosc.osc_bundle import OscBundle
+
+        while self.running:
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not OscBundle.dgram_is_bundle(data):
+                continue
+            tt = struct.unpack(">Q", data[8:16])[0] / 2**32 - NTP_UNIX_OFFSET_S
+            for msg in OscBundle(data):
+                self.messages.append((tt, msg.address, list(msg.params)))
+
+    def stop(self) -> None:
+        self.running = False
+        self.join(2)
+        self.sock.close()
+
+
+class Player:
+    """A JACK client playing ``signal`` once armed; notes rtmir's stream frame at its first sample.
+
+    In freewheel JACK runs the graph in order (player → PortAudio) and waits for it, so the
+    frames rtmir has received when the player's first signal cycle runs is exactly where the
+    signal starts in rtmir's stream time.
+    """
+
+    def __init__(self, signal: np.ndarray, host) -> None:
+        import jack
+
+        self.signal, self.host = signal, host
+        self.client = jack.Client("rtmir_player", no_start_server=True, servername=SERVER)
+        self.port = self.client.outports.register("out")
+        self.armed = self.done = False
+        self.pos, self.start_frame = 0, None
+        self.freewheel = threading.Event()
+        self.freewheel_on = False
+        self.client.set_process_callback(self._process)
+        self.client.set_freewheel_callback(self._freewheel)
+
+    def _freewheel(self, starting: bool) -> None:
+        self.freewheel_on = starting
+        self.freewheel.set()
+
+    def _process(self, frames: int) -> None:
+        buf = self.port.get_array()
+        if not self.armed or self.done:
+            buf.fill(0.0)
+            return
+        if self.start_frame is None:
+            self.start_frame = self.host.frames_in
+            self.jack_time = self.client.last_frame_time
+        # index by JACK time, not by cycles seen: a cycle this client misses under load must not
+        # shift the rest of the signal
+        self.pos = self.client.last_frame_time - self.jack_time
+        chunk = self.signal[self.pos:self.pos + frames]
+        buf[:len(chunk)] = chunk
+        buf[len(chunk):] = 0.0
+        self.done = self.pos + frames >= len(self.signal)
+
+    def wire_to_rtmir(self) -> None:
+        """Replace PortAudio's auto-connection to system:capture_* by player → rtmir input."""
+        ours = self.port.name
+        rtmir_in = [p for p in self.client.get_ports(is_audio=True, is_input=True)
+                    if not p.name.startswith(("system:", "rtmir_"))]
+        assert len(rtmir_in) == 1, f"expected one PortAudio input port, got {[p.name for p in rtmir_in]}"
+        for other in self.client.get_all_connections(rtmir_in[0]):
+            self.client.disconnect(other, rtmir_in[0])
+        self.client.connect(ours, rtmir_in[0])
+
+    def set_freewheel(self, on: bool) -> None:
+        self.freewheel.clear()
+        self.client.set_freewheel(on)
+        assert self.freewheel.wait(5), "JACK did not confirm the freewheel change"
+        assert self.freewheel_on is on
+
+
+class Recorder:
+    """A JACK client recording rtmir's output port, with the JACK frame time of each cycle."""
+
+    def __init__(self, frames: int) -> None:
+        import jack
+
+        self.client = jack.Client("rtmir_rec", no_start_server=True, servername=SERVER)
+        self.port = self.client.inports.register("in")
+        self.data = np.zeros(frames, np.float32)
+        self.start_time: int | None = None
+        self.pos = 0
+        self.client.set_process_callback(self._process)
+
+    def _process(self, frames: int) -> None:
+        if self.start_time is None:
+            return
+        if self.start_time == -1:  # armed: this cycle is sample 0
+            self.start_time = self.client.last_frame_time
+        pos = self.client.last_frame_time - self.start_time  # by JACK time (see Player)
+        if pos + frames <= len(self.data):
+            self.data[pos:pos + frames] = self.port.get_array()
+            self.pos = pos + frames

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 NO_INPUT_HINT = "start JACK/PulseAudio or pass --device (see `rtmir devices`)"
+NO_DEVICES = ("PortAudio sees no audio devices: start a JACK or PulseAudio server (or connect a "
+              "device), then run `rtmir devices` again")
 
 
 class AudioDeviceError(ValueError):
@@ -83,7 +85,7 @@ def format_devices(rows: list[dict] | None = None) -> str:
     """The ``rtmir devices`` table: ``>`` marks the default input, ``<`` the default output."""
     rows = list_devices() if rows is None else rows
     if not rows:
-        return f"PortAudio sees no audio devices: {NO_INPUT_HINT.split(' or ')[0]}"
+        return NO_DEVICES
     lines = [f"{'':2} {'#':>3}  {'name':<40} {'host API':<26} {'in':>3} {'out':>3} {'rate':>7}"]
     for r in rows:
         mark = (">" if r["default_input"] else " ") + ("<" if r["default_output"] else " ")

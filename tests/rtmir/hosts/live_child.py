@@ -2,18 +2,21 @@
 
     python live_child.py EVENTS.jsonl READY_FILE
 
-Writes READY_FILE once events flow; on ``DeviceLostError`` prints one ``rtmir: error: ...`` line
+Writes READY_FILE once events flow. On SIGTERM the run ends normally: the summary is printed as
+JSON on stdout, exit 0. On ``DeviceLostError`` prints one ``rtmir: error: ...`` line
 on stderr and exits 3 through a *normal* interpreter exit (what the CLI will do), so a hang at
 exit would show up as a timeout in the test.
 """
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/: jack_tools
+# repo root first (a tests/rtmir namespace dir must not shadow the rtmir package), then tests/
+sys.path[:0] = [str(Path(__file__).resolve().parents[3]), str(Path(__file__).resolve().parents[2])]
 
 from jack_tools import RmsProcessor  # noqa: E402
 from rtmir.core.engine import Engine  # noqa: E402
@@ -34,12 +37,13 @@ def main(events_path: str, ready_path: str) -> int:
         return False
 
     try:
-        host.run(engine, stop=stop)
+        summary = host.run(engine, stop=stop)
     except DeviceLostError as exc:
         print(f"rtmir: error: {exc}", file=sys.stderr)
         return 3
     finally:
         engine.close()
+    print(json.dumps(summary))
     return 0
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -19,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jack_tools import PERIOD, RATE, SERVER, CaptureSink, wait_for
+from jack_tools import PERIOD, RATE, CaptureSink, OscReceiver, Player, Recorder, RmsProcessor, wait_for
 from rtmir.core.engine import Engine
 from rtmir.hosts.live_host import AudioDeviceError, DeviceLostError, LiveHost  # noqa: F401
 from rtmir.sinks.osc import OscSink
-from rtmir.sinks.osc_format import NTP_UNIX_OFFSET_S
 from rtmir.tasks.yin import YinProcessor
 
 pytestmark = pytest.mark.jack
@@ -41,94 +38,6 @@ def tone_signal() -> np.ndarray:
         on = (t >= start) & (t < end)
         x[on] = 0.5 * np.sin(2 * np.pi * hz * (t[on] - start))
     return x.astype(np.float32)
-
-
-class OscReceiver(threading.Thread):
-    """UDP receiver keeping ``(timetag unix seconds, address, args)`` of every bundled message."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.messages: list[tuple[float, str, list]] = []
-        self.running = True
-
-    def run(self) -> None:
-        from pythonosc.osc_bundle import OscBundle
-
-        while self.running:
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            if not OscBundle.dgram_is_bundle(data):
-                continue
-            tt = struct.unpack(">Q", data[8:16])[0] / 2**32 - NTP_UNIX_OFFSET_S
-            for msg in OscBundle(data):
-                self.messages.append((tt, msg.address, list(msg.params)))
-
-    def stop(self) -> None:
-        self.running = False
-        self.join(2)
-        self.sock.close()
-
-
-class Player:
-    """A JACK client playing ``signal`` once armed; notes rtmir's stream frame at its first sample.
-
-    In freewheel JACK runs the graph in order (player → PortAudio) and waits for it, so the
-    frames rtmir has received when the player's first signal cycle runs is exactly where the
-    signal starts in rtmir's stream time.
-    """
-
-    def __init__(self, signal: np.ndarray, host: LiveHost) -> None:
-        import jack
-
-        self.signal, self.host = signal, host
-        self.client = jack.Client("rtmir_player", no_start_server=True, servername=SERVER)
-        self.port = self.client.outports.register("out")
-        self.armed = self.done = False
-        self.pos, self.start_frame = 0, None
-        self.freewheel = threading.Event()
-        self.freewheel_on = False
-        self.client.set_process_callback(self._process)
-        self.client.set_freewheel_callback(self._freewheel)
-
-    def _freewheel(self, starting: bool) -> None:
-        self.freewheel_on = starting
-        self.freewheel.set()
-
-    def _process(self, frames: int) -> None:
-        buf = self.port.get_array()
-        if not self.armed or self.done:
-            buf.fill(0.0)
-            return
-        if self.start_frame is None:
-            self.start_frame = self.host.frames_in
-        chunk = self.signal[self.pos:self.pos + frames]
-        buf[:len(chunk)] = chunk
-        buf[len(chunk):] = 0.0
-        self.pos += frames
-        self.done = self.pos >= len(self.signal)
-
-    def wire_to_rtmir(self) -> None:
-        """Replace PortAudio's auto-connection to system:capture_* by player → rtmir input."""
-        ours = self.port.name
-        rtmir_in = [p for p in self.client.get_ports(is_audio=True, is_input=True)
-                    if not p.name.startswith(("system:", "rtmir_player:"))]
-        assert len(rtmir_in) == 1, f"expected one PortAudio input port, got {[p.name for p in rtmir_in]}"
-        for other in self.client.get_all_connections(rtmir_in[0]):
-            self.client.disconnect(other, rtmir_in[0])
-        self.client.connect(ours, rtmir_in[0])
-
-    def set_freewheel(self, on: bool) -> None:
-        self.freewheel.clear()
-        self.client.set_freewheel(on)
-        assert self.freewheel.wait(5), "JACK did not confirm the freewheel change"
-        assert self.freewheel_on is on
 
 
 def offline_events(signal: np.ndarray, start_frame: int, total_frames: int) -> list:
@@ -194,7 +103,7 @@ def test_freewheel_yin_events_over_osc_match_offline(jack_server, record_propert
 def _check_yin(messages, epoch, start_frame, signal, summary, record_property) -> None:
     live = {round(tt - epoch, 4): args for tt, addr, args in messages if addr == "/rtmir/pitch"}
     processed = int(round(summary["seconds"] * RATE))
-    offline = [e for e in offline_events(signal, start_frame + int(os.environ.get("SHIFT", 0)), processed) if e.t >= 0]
+    offline = [e for e in offline_events(signal, start_frame, processed) if e.t >= 0]
     # every event the offline pass gives, arrived, at the same t, with the same value
     missing = [e.t for e in offline if round(e.t, 4) not in live]
     assert not missing, f"{len(missing)} of {len(offline)} events missing, first at t={missing[:5]}"
@@ -203,7 +112,7 @@ def _check_yin(messages, epoch, start_frame, signal, summary, record_property) -
         f0, conf, _midi = live[round(e.t, 4)]
         assert (f0 > 0) == bool(e.values["voiced"]), f"voicing differs at t={e.t}"
         if e.values["voiced"]:
-            assert f0 == pytest.approx(e.values["f0_hz"], rel=1e-5)
+            assert f0 == pytest.approx(e.values["f0_hz"], rel=1e-6)
         s = e.t - start_frame / RATE  # signal time described by the event
         for start, end, hz in TONES:
             if start + 0.05 <= s <= end - 0.05:  # steady part: frame (36 ms) fully inside the tone
@@ -215,3 +124,239 @@ def _check_yin(messages, epoch, start_frame, signal, summary, record_property) -
     record_property("freewheel_steady_events", steady)
     record_property("freewheel_worst_cents", round(worst_cents, 3))
     record_property("freewheel_signal_start_frame", start_frame)
+
+
+# -- real time ---------------------------------------------------------------------------------
+RT_SECONDS = 5.0
+#: rtmir may flag this many more callbacks than twice the bare stream's count in the same test.
+#: Why: this VM flags 13–21 callbacks per 20 s with an idle engine (PLATFORM.md) and neighbours'
+#: torch jobs stall the scheduler in bursts; a callback or worker that does Python-heavy work
+#: (or spins) flags hundreds per 5 s (~2600 in 15 s measured), far above this margin.
+XRUN_MARGIN = 25
+
+
+def bare_passthrough(seconds: float) -> dict:
+    """The baseline: a plain duplex sounddevice stream whose callback copies in → out."""
+    import sounddevice as sd
+
+    times = np.zeros(int(seconds * RATE / PERIOD) + 1000)
+    counts = {"callbacks": 0, "xruns": 0}
+
+    def callback(indata, outdata, frames, time_info, status):
+        if status:
+            counts["xruns"] += 1
+        outdata[:] = indata
+        if counts["callbacks"] < len(times):
+            times[counts["callbacks"]] = time.perf_counter()
+        counts["callbacks"] += 1
+
+    with sd.Stream(samplerate=RATE, blocksize=PERIOD, channels=1, dtype="float32", callback=callback):
+        time.sleep(seconds)
+    d = np.diff(times[:min(counts["callbacks"], len(times))]) * 1000.0
+    return {**counts, "callback_jitter_ms": float(d.std()), "callback_interval_ms": float(d.mean())}
+
+
+def test_realtime_xruns_relative_to_bare_stream(jack_server, record_property):
+    base = bare_passthrough(RT_SECONDS)
+    sink = CaptureSink()
+    engine = Engine([YinProcessor()], [sink])
+    host = LiveHost(block=PERIOD, output=True)
+    t_end = time.monotonic() + RT_SECONDS
+    live = host.run(engine, stop=lambda: time.monotonic() > t_end, status_every=1.0)
+    for key in ("xruns", "callbacks", "callback_jitter_ms", "callback_interval_ms"):
+        record_property(f"baseline_{key}", base[key])
+    for key in ("xruns", "callbacks", "callback_jitter_ms", "late_blocks", "missed_blocks",
+                "compute_ms_p50", "compute_ms_p99", "compute_ms_max", "cpu_load"):
+        record_property(f"rtmir_{key}", live[key])
+    print(f"\nxruns rtmir {live['xruns']} vs bare {base['xruns']}; callback jitter (std) rtmir "
+          f"{live['callback_jitter_ms']:.3f} ms vs bare {base['callback_jitter_ms']:.3f} ms; "
+          f"late {live['late_blocks']}; compute p50/p99/max {live['compute_ms_p50']:.3f}/"
+          f"{live['compute_ms_p99']:.3f}/{live['compute_ms_max']:.3f} ms")
+    expected = RT_SECONDS * RATE / PERIOD
+    assert live["callbacks"] >= 0.9 * expected and base["callbacks"] >= 0.9 * expected
+    assert live["xruns"] <= 2 * base["xruns"] + XRUN_MARGIN
+    assert live["missed_blocks"] == 0
+    assert live["callback_jitter_ms"] <= 3 * base["callback_jitter_ms"] + 1.0
+    assert len(sink.statuses) >= RT_SECONDS - 1 and sink.statuses[-1]["cpu_load"] < 0.5
+    assert live["events"] == pytest.approx(RT_SECONDS * 100, rel=0.1)  # one per 10 ms hop
+
+
+# -- device loss ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("how", ["kill", "freeze"])
+def test_device_lost_ends_run_with_one_line_and_flushed_sinks(jack_server, tmp_path, record_property, how):
+    """jackd SIGKILLed (the stream turns inactive) or SIGSTOPped (callbacks stop, the stream still
+    looks active: only the 1 s watchdog can tell)."""
+    events, ready = tmp_path / "events.jsonl", tmp_path / "ready"
+    child = subprocess.Popen([sys.executable, str(HERE / "live_child.py"), str(events), str(ready)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: ready.exists() or child.poll() is not None, 20, "the child to stream")
+        assert child.poll() is None, child.communicate()
+        if how == "kill":
+            jack_server.stop(signal_kill())  # PortAudio released in this process first
+        else:
+            jack_server.freeze()
+        killed = time.monotonic()
+        out, err = child.communicate(timeout=15)
+        took = time.monotonic() - killed
+    finally:
+        if child.poll() is None:
+            child.kill()
+        jack_server.stop(signal_kill())  # a thawed server waits for its dead client: just kill it
+        jack_server.start()  # later tests need the server back
+    record_property(f"device_lost_{how}_exit_seconds", round(took, 2))
+    lines = err.strip().splitlines()
+    assert child.returncode == 3, (child.returncode, err)
+    assert len(lines) == 1 and lines[0].startswith("rtmir: error: audio device stopped delivering audio"), err
+    assert took < 1.0 + 5.0  # watchdog 1 s, then drain and exit
+    records = [json.loads(line) for line in events.read_text().splitlines()]  # closed → renamed, parseable
+    assert len(records) >= 50 and all(r["task"] == "rms" for r in records)
+    ts = [r["t"] for r in records]
+    assert ts == sorted(ts) and np.allclose(np.diff(ts), 0.01)
+
+
+def signal_kill() -> int:
+    import signal
+
+    return signal.SIGKILL
+
+
+@pytest.mark.parametrize("sig, reason", [("SIGTERM", "sigterm"), ("SIGINT", "interrupt")], ids=["sigterm", "ctrl-c"])
+def test_signal_stops_cleanly(jack_server, tmp_path, sig, reason):
+    import signal
+
+    events, ready = tmp_path / "events.jsonl", tmp_path / "ready"
+    child = subprocess.Popen([sys.executable, str(HERE / "live_child.py"), str(events), str(ready)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: ready.exists() or child.poll() is not None, 20, "the child to stream")
+        child.send_signal(getattr(signal, sig))
+        out, err = child.communicate(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["stop_reason"] == reason and summary["missed_blocks"] == 0
+    records = [json.loads(line) for line in events.read_text().splitlines()]
+    assert len(records) == summary["events"] >= 50
+
+
+# -- errors -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"device": "no such device"}, "no audio input device matching 'no such device'"),
+        ({"sample_rate": 44100}, "refuses 1 channel(s) at 44100 Hz"),
+        ({"channels": 3}, "has 2 input channels, 3 requested"),
+    ],
+    ids=["unknown-name", "refused-rate", "too-many-channels"],
+)
+def test_bad_settings_raise_one_clear_line(jack_server, kwargs, message):
+    engine = Engine([YinProcessor()], [CaptureSink()])
+    with pytest.raises(AudioDeviceError) as info:
+        LiveHost(**kwargs).run(engine, stop=lambda: True)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_no_server_raises_audio_device_error():
+    """In a fresh process whose JACK server name answers nothing (and no other backend has inputs)."""
+    code = (
+        "from rtmir.core.engine import Engine\n"
+        "from rtmir.hosts.live_host import AudioDeviceError, LiveHost\n"
+        "from jack_tools import CaptureSink, RmsProcessor\n"
+        "try:\n"
+        "    LiveHost().run(Engine([RmsProcessor()], [CaptureSink()]), stop=lambda: True)\n"
+        "except AudioDeviceError as exc:\n"
+        "    print('ERR', exc)\n"
+    )
+    env = {**os.environ, "JACK_DEFAULT_SERVER": "rtmir_absent", "JACK_NO_START_SERVER": "1",
+           "PYTHONPATH": os.pathsep.join([str(HERE.parents[2]), str(HERE.parents[1])])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == (
+        "ERR no audio input device: start JACK/PulseAudio or pass --device (see `rtmir devices`)"
+    ), out.stdout + out.stderr
+
+
+class Exploding(RmsProcessor):
+    """Raises on its 20th hop, like a broken model would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def process(self, block, t0, out=None):
+        self.calls += 1
+        if self.calls == 20:
+            raise RuntimeError("boom in process")
+        return super().process(block, t0, out)
+
+
+def test_engine_error_stops_the_stream_and_propagates(jack_server):
+    sink = CaptureSink()
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="boom in process"):
+        LiveHost(block=PERIOD, output=True).run(Engine([Exploding()], [sink]), stop=lambda: time.monotonic() - t0 > 5)
+    assert time.monotonic() - t0 < 3
+    # the device is usable again right away: the stream was closed, not abandoned
+    t1 = time.monotonic()
+    summary = LiveHost(block=PERIOD).run(Engine([RmsProcessor()], [CaptureSink()]),
+                                         stop=lambda: time.monotonic() - t1 > 0.6)
+    assert summary["callbacks"] > 100
+
+
+def test_devices_lists_the_jack_server(jack_server):
+    from rtmir.hosts.devices import format_devices, list_devices
+
+    rows = list_devices()
+    jack_rows = [r for r in rows if r["hostapi"] == "JACK Audio Connection Kit"]
+    assert len(jack_rows) == 1 and jack_rows[0]["name"] == "system"
+    assert jack_rows[0]["default_input"] and jack_rows[0]["max_input_channels"] == 2
+    assert jack_rows[0]["default_samplerate"] == RATE
+    assert "JACK Audio Connection Kit" in format_devices(rows)
+
+
+@pytest.mark.parametrize("latency_blocks", [2, 4], ids=["2-blocks", "4-blocks"])
+def test_duplex_output_is_dry_input_at_a_fixed_latency(jack_server, record_property, latency_blocks):
+    """Real time: impulses in, rtmir's dry output recorded; each impulse comes back exactly
+    ``output_latency_blocks * block`` + PortAudio's one block later, or not at all (a late block
+    plays silence) — never at another lag."""
+    impulses = np.zeros(2 * RATE, np.float32)
+    at = np.arange(1000, len(impulses) - 1000, RATE // 10)  # 20 impulses, 100 ms apart
+    impulses[at] = 1.0
+    host = LiveHost(block=PERIOD, output=True, output_latency_blocks=latency_blocks)
+    engine = Engine([RmsProcessor()], [CaptureSink()])
+    thread, stop, result = run_in_thread(host, engine)
+    player, rec = Player(impulses, host), Recorder(len(impulses) + RATE // 2)
+    try:
+        player.client.activate()
+        rec.client.activate()
+        wait_for(lambda: host.frames_in > 10 * PERIOD or "error" in result, 10, "first callbacks")
+        player.wire_to_rtmir()
+        rtmir_out = [p for p in rec.client.get_ports(is_audio=True, is_output=True)
+                     if not p.name.startswith(("system:", "rtmir_"))]
+        rec.client.connect(rtmir_out[0], rec.port)
+        player.armed, rec.start_time = True, -1  # both start at their next cycle
+        wait_for(lambda: rec.pos >= len(rec.data) - PERIOD, 10, "the recording")
+    finally:
+        stop.set()
+        thread.join(15)
+        for c in (player.client, rec.client):
+            c.deactivate()
+            c.close()
+    assert "error" not in result, result.get("error")
+    # recorder sample i is at JACK frame rec.start_time + i; player sample j at player.jack_time + j
+    found = np.flatnonzero(rec.data > 0.5) + (rec.start_time - player.jack_time)
+    lags = sorted({int(f - a) for f in found for a in at if 0 <= f - a < RATE // 20})
+    record_property("output_impulses_back", len(found))
+    record_property("output_lags_samples", lags)
+    record_property("output_late_blocks", result["summary"]["late_blocks"])
+    record_property("output_latency_ms_declared", result["summary"]["output_latency_ms"])
+    # PortAudio's JACK backend adds exactly one block (PLATFORM.md)
+    expected = (latency_blocks + 1) * PERIOD
+    if result["summary"]["xruns"] == 0:
+        assert lags == [expected], f"impulses came back at lags {lags}"
+    else:  # a cycle JACK skipped for rtmir's client shifts later impulses in JACK time
+        assert expected in lags and min(lags) == expected, f"impulses came back at lags {lags}"
+    assert len(found) >= len(at) // 2

@@ -1,0 +1,180 @@
+"""The two real-time halves of ``LiveHost``: what the PortAudio callback runs and the worker thread.
+
+    audio thread: AudioSide.duplex / .capture        worker thread: Worker
+    ──────────────────────────────────────────        ─────────────────────
+    indata ──copy──► InputRing (drop + count if full)  ──► whole blocks ──► Engine.push ──► sinks
+    outdata ◄─copy── DelayRing at pos − latency        ◄── dry block written at its stream pos
+    count callbacks, xrun flags, callback times        status every ~1 s, push timings
+
+Real-time safety: ``AudioSide.duplex``/``capture`` copy into preallocated numpy rings and bump
+ints — no array allocation, no lock, no logging, no waiting; only the rare xrun path reads the
+status flags. The worker may allocate (it runs the engine) but never spins: it sleeps a quarter
+of a block when no whole block is ready.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from ..core.engine import Engine
+from .ring import DelayRing, InputRing
+
+#: callback timestamps and push durations kept for jitter and percentiles (a power of two)
+TIMES = 8192
+
+
+class AudioSide:
+    """State the PortAudio callback touches: rings, counters, the first-callback time stamp.
+
+    ``duplex``/``capture`` run on the audio thread and are real-time safe: they copy into
+    preallocated rings and bump ints; the rare xrun path reads the status flags.
+    """
+
+    def __init__(self, in_ring: InputRing, out_ring: DelayRing | None, latency_frames: int, stop_exc) -> None:
+        self.in_ring, self.out_ring = in_ring, out_ring
+        self.latency_frames = latency_frames
+        self.stop_exc = stop_exc  # sd.CallbackStop: ends the stream from inside, gently
+        self.stopping = False
+        self.callbacks = 0
+        self.xruns = 0
+        self.flags = np.zeros(4, np.int64)  # in overflow, in underflow, out underflow, out overflow
+        self.late_blocks = 0
+        self.epoch: float | None = None
+        self.times = np.zeros(TIMES)
+
+    def duplex(self, indata, outdata, frames, time_info, status) -> None:
+        if self.stopping:
+            outdata.fill(0.0)
+            raise self.stop_exc
+        pos = self.in_ring.write_pos
+        self._capture(indata, time_info, status)
+        if not self.out_ring.read_into(pos - self.latency_frames, outdata) and pos >= self.latency_frames:
+            self.late_blocks += 1
+
+    def capture(self, indata, frames, time_info, status) -> None:
+        if self.stopping:
+            raise self.stop_exc
+        self._capture(indata, time_info, status)
+
+    def _capture(self, indata, time_info, status) -> None:
+        if self.epoch is None:
+            age = time_info.currentTime - time_info.inputBufferAdcTime
+            self.epoch = time.time() - (age if 0.0 < age < 1.0 else 0.0)
+        if status:
+            self._count(status)
+        self.in_ring.write(indata)  # drops (and counts) when full, never waits
+        self.times[self.callbacks & (TIMES - 1)] = time.perf_counter()
+        self.callbacks += 1
+
+    def _count(self, status) -> None:
+        self.xruns += 1
+        for i, flag in enumerate((status.input_overflow, status.input_underflow,
+                                  status.output_underflow, status.output_overflow)):
+            if flag:
+                self.flags[i] += 1
+
+    def jitter_ms(self) -> tuple[float, float]:
+        """Mean and standard deviation (ms) of the recent inter-callback intervals."""
+        n = min(self.callbacks, TIMES)
+        if n < 3:
+            return 0.0, 0.0
+        if self.callbacks <= TIMES:
+            t = self.times[:n]
+        else:  # oldest first
+            k = self.callbacks & (TIMES - 1)
+            t = np.concatenate([self.times[k:], self.times[:k]])
+        d = np.diff(t) * 1000.0
+        return float(d.mean()), float(d.std())
+
+
+class Worker(threading.Thread):
+    """Pulls whole host blocks from the input ring and runs ``engine.push``.
+
+    Sleeps a quarter of a block when the ring is empty (never spins); after ``halt`` it drains
+    what is left (partial last block included) and exits. Also writes the dry output and sends
+    ``engine.send_status`` every ``status_every`` seconds.
+    """
+
+    def __init__(self, host, engine: Engine, side: AudioSide, status_every: float, on_epoch) -> None:
+        super().__init__(name="rtmir-live-worker", daemon=True)
+        self.host, self.engine, self.side = host, engine, side
+        self.status_every, self.on_epoch = status_every, on_epoch
+        self.halt = threading.Event()
+        self.error: BaseException | None = None
+        ch, block = side.in_ring.channels, host.block
+        self.buf = np.zeros((ch, block), np.float32)  # [C, block], what engine.push sees
+        self.frames = self.buf.T  # [block, C] view: the ring's frame-major layout
+        self.push_ms = np.zeros(TIMES)
+        self.pushes = 0
+        self.max_push_ms = 0.0
+        self.busy_s = 0.0
+        self.pos = 0  # stream frames consumed
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # handed to the main thread, re-raised there after shutdown
+            self.error = exc
+
+    def _loop(self) -> None:
+        nap = self.host.block / self.host.settings.sample_rate / 4
+        while self.side.epoch is None and not self.halt.is_set():
+            time.sleep(nap)
+        if self.on_epoch is not None and self.side.epoch is not None:
+            self.on_epoch(self.side.epoch)
+        window_start, window_busy = time.perf_counter(), self.busy_s
+        while True:
+            draining = self.halt.is_set()
+            if self._step(partial=draining):
+                continue
+            if draining:
+                return
+            now = time.perf_counter()
+            if now - window_start >= self.status_every:
+                load = (self.busy_s - window_busy) / (now - window_start)
+                self.engine.send_status(self.host.status(load))
+                window_start, window_busy = now, self.busy_s
+            time.sleep(nap)
+
+    def _step(self, partial: bool) -> bool:
+        """Push one block (or a gap's silence); False when nothing (whole) is ready."""
+        ring = self.side.in_ring
+        gap = ring.next_gap()
+        if gap is not None and gap[0] == ring.read_pos:
+            self._push_silence(ring.skip_gap())
+            return True
+        if ring.readable() < self.buf.shape[1] and not partial:
+            return False
+        n = ring.read_into(self.frames)
+        if n:
+            self._push(n)
+        return n > 0
+
+    def _push_silence(self, frames: int) -> None:
+        self.buf.fill(0.0)
+        while frames > 0:
+            n = min(frames, self.buf.shape[1])
+            self._push(n)
+            frames -= n
+
+    def _push(self, n: int) -> None:
+        block = self.buf[:, :n]
+        start = time.perf_counter()
+        self.engine.push(block)
+        took = time.perf_counter() - start
+        if self.side.out_ring is not None:
+            self.side.out_ring.write(self.pos, block.T)  # dry, sanitised by push
+        self.pos += n
+        ms = took * 1000.0
+        self.push_ms[self.pushes & (TIMES - 1)] = ms
+        self.pushes += 1
+        self.busy_s += took
+        self.max_push_ms = max(self.max_push_ms, ms)
+
+
+def median_push_ms(worker: Worker | None) -> float:
+    if worker is None or worker.pushes == 0:
+        return 0.0
+    return float(np.median(worker.push_ms[: min(worker.pushes, TIMES)]))
