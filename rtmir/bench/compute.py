@@ -5,9 +5,15 @@ A processor is wrapped in ``TimedProcessor`` (same interface, records the durati
 synthetic signal (harmonic tones, a glide and noise) through a real ``Engine`` in host blocks of
 the requested size. The first ``warmup_seconds`` of calls are excluded from the statistics and
 reported separately. Per-hop time = call time / hops in the call.
+
+Besides one row per processor, each block size gets an ``engine`` row: the whole ``Engine.push``
+per host block (every lane, channel mapping, resampling, sorting events), where ``hop_size`` is
+the block and "per hop" means per block. ``histogram`` gives log-spaced counts of the per-hop
+times for the plot.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -79,40 +85,92 @@ class ComputeResult:
     block_budget_us: float
     warmup_calls: int
     prepare_ms: float
+    hop_budget_us: float = 0.0  # the hop's own duration: the budget of a processor whose hops spread evenly
+    warmup_max_us: float = 0.0  # the slowest per-hop time among the excluded warm-up calls
+
+
+#: Histogram bin edges (µs), log-spaced from 1 µs to 1 s, shared by every row.
+HIST_EDGES_US = np.logspace(0, 6, 61)
+
+
+def histogram(per_hop_us: np.ndarray) -> list[int]:
+    """Counts of ``per_hop_us`` in ``HIST_EDGES_US`` (values outside are clipped into the end bins)."""
+    clipped = np.clip(per_hop_us, HIST_EDGES_US[0], HIST_EDGES_US[-1] * 0.999)
+    return np.histogram(clipped, HIST_EDGES_US)[0].astype(int).tolist()
 
 
 def bench_compute(make_processors, block: int, sample_rate: int = 48000, seconds: float = 10.0,
-                  warmup_seconds: float = 0.5) -> list[ComputeResult]:
+                  warmup_seconds: float = 0.5, histograms: list | None = None) -> list[ComputeResult]:
     """Stream the test signal through fresh processors at one host block size.
 
     Args:
         make_processors: callable returning a new list of processors.
         block: host block size (samples at ``sample_rate``).
+        sample_rate: host rate (Hz).
+        seconds: test signal length.
+        warmup_seconds: audio time at the start excluded from the statistics.
+        histograms: if given, one ``{"processor", "block", "counts"}`` per row is appended.
+
+    Returns:
+        One row per processor (keys as ``Engine.lane_keys``), then the ``engine`` row.
     """
     x = test_signal(sample_rate, seconds)
     timed = [TimedProcessor(p, max_calls=x.shape[1] + 1) for p in make_processors()]
     engine = Engine(timed)
     engine.prepare(sample_rate, 1, block)
-    for start in range(0, x.shape[1], block):
+    push_s = np.zeros(-(-x.shape[1] // block))
+    for i, start in enumerate(range(0, x.shape[1], block)):
+        t = time.perf_counter()
         engine.push(x[:, start:start + block].copy())
-    results = []
-    for lane, tp in zip(engine.lanes, timed):
-        results.append(_summarise(tp, lane.rate, block, sample_rate, seconds, warmup_seconds))
+        push_s[i] = time.perf_counter() - t
+    results, samples = [], []
+    for key, lane, tp in zip(engine.lane_keys(), engine.lanes, timed):
+        r, per_hop = _summarise(tp, lane.rate, block, sample_rate, warmup_seconds)
+        results.append(dataclasses.replace(r, processor=key))
+        samples.append(per_hop)
+    r, per_block = _summarise_engine(push_s, block, sample_rate, warmup_seconds)
+    results.append(r)
+    samples.append(per_block)
+    if histograms is not None:
+        histograms += [{"processor": r.processor, "block": block, "counts": histogram(h)}
+                       for r, h in zip(results, samples)]
     return results
 
 
-def _summarise(tp: TimedProcessor, rate: int, block: int, host_rate: int, seconds: float, warmup: float) -> ComputeResult:
+def _stats(per_hop_us: np.ndarray) -> tuple[float, float, float, float]:
+    if not per_hop_us.size:
+        return 0.0, 0.0, 0.0, 0.0
+    q = np.percentile(per_hop_us, [50, 99, 99.9])
+    return float(q[0]), float(q[1]), float(q[2]), float(per_hop_us.max())
+
+
+def _summarise(tp: TimedProcessor, rate: int, block: int, host_rate: int, warmup: float):
     d, h = tp.durations[:tp.calls], tp.hops[:tp.calls]
     hop_time = tp.hop_size / rate
     covered = np.cumsum(h) * hop_time
     skip = int(np.searchsorted(covered, warmup))
     per_hop = np.repeat(d[skip:] / np.maximum(h[skip:], 1), h[skip:]) * 1e6
-    audio = max(covered[-1] - (covered[skip - 1] if skip else 0.0), 1e-9)
-    q = np.percentile(per_hop, [50, 99, 99.9]) if per_hop.size else [0.0, 0.0, 0.0]
+    warm = d[:skip] / np.maximum(h[:skip], 1) * 1e6
+    audio = max(covered[-1] - (covered[skip - 1] if skip else 0.0), 1e-9) if covered.size else 1e-9
+    p50, p99, p999, top = _stats(per_hop)
     return ComputeResult(
         processor=tp.task, block=block, sample_rate=rate, hop_size=tp.hop_size, hops=int(per_hop.size),
-        p50_us=float(q[0]), p99_us=float(q[1]), p999_us=float(q[2]),
-        max_us=float(per_hop.max()) if per_hop.size else 0.0,
+        p50_us=p50, p99_us=p99, p999_us=p999, max_us=top,
         rtf=float(d[skip:].sum() / audio), block_budget_us=1e6 * block / host_rate,
-        warmup_calls=skip, prepare_ms=1e3 * tp.prepare_seconds,
-    )
+        warmup_calls=skip, prepare_ms=1e3 * tp.prepare_seconds, hop_budget_us=1e6 * hop_time,
+        warmup_max_us=float(warm.max()) if warm.size else 0.0,
+    ), per_hop
+
+
+def _summarise_engine(push_s: np.ndarray, block: int, rate: int, warmup: float):
+    skip = min(int(np.ceil(warmup * rate / block)), len(push_s))
+    per_block = push_s[skip:] * 1e6
+    p50, p99, p999, top = _stats(per_block)
+    budget = 1e6 * block / rate
+    return ComputeResult(
+        processor="engine", block=block, sample_rate=rate, hop_size=block, hops=int(per_block.size),
+        p50_us=p50, p99_us=p99, p999_us=p999, max_us=top,
+        rtf=float(per_block.sum() / max(per_block.size * budget, 1e-9)), block_budget_us=budget,
+        warmup_calls=skip, prepare_ms=0.0, hop_budget_us=budget,
+        warmup_max_us=float(push_s[:skip].max() * 1e6) if skip else 0.0,
+    ), per_block

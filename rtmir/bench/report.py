@@ -5,7 +5,9 @@
 Each benchmark script records its figures under ``docs/results/`` — JSON for the runtime's own
 benchmarks (``bench_*.json``, written by ``rtmir bench --json``) and Markdown fragments for the
 others (``*.md``: export families, synthesis, pitch evaluation). This module only assembles them
-with the machine description; it measures nothing itself.
+with the machine description; it measures nothing itself. Documents with a ``schema_version``
+(docs/BENCH_SCHEMA.md) get their full section (compute, named latencies, end to end, load);
+older ones (a bare list of rows, or ``{"meta", "rows"}``) their compute table.
 """
 from __future__ import annotations
 
@@ -43,15 +45,26 @@ def machine() -> str:
 
 
 def compute_table(rows: list[dict]) -> str:
-    """Markdown table of ``rtmir bench --json`` rows."""
-    head = ("| processor | block | rate | hop | p50 µs | p99 µs | p99.9 µs | max µs | RTF | block budget µs |\n"
-            "|---|---|---|---|---|---|---|---|---|---|\n")
-    body = "".join(
-        f"| {r['processor']} | {r['block']} | {r['sample_rate']} | {r['hop_size']} | {r['p50_us']:.0f} | "
-        f"{r['p99_us']:.0f} | {r['p999_us']:.0f} | {r['max_us']:.0f} | {r['rtf']:.4f} | {r['block_budget_us']:.0f} |\n"
-        for r in rows
-    )
-    return head + body
+    """Markdown table of compute rows (kept for older JSON files)."""
+    from .text import compute_table as table
+
+    return table(rows)
+
+
+def json_section(path: Path) -> str:
+    """The Markdown for one ``bench_*.json`` file."""
+    from .text import markdown
+
+    data = json.loads(path.read_text())
+    name = path.stem.removeprefix("bench_")
+    if isinstance(data, dict) and "schema_version" in data:
+        return markdown(data, f"rtmir bench: {name}")
+    rows = data["rows"] if isinstance(data, dict) else data
+    meta = data.get("meta", {}) if isinstance(data, dict) else {}
+    head = f"## Compute per hop: {name}\n\n"
+    if meta.get("command"):
+        head += f"`{meta['command']}` — {meta.get('date', '')} {meta.get('note', '')}\n\n"
+    return head + compute_table(rows)
 
 
 def render() -> str:
@@ -64,13 +77,7 @@ def render() -> str:
         "the load the machine was under.\n",
     ]
     for path in sorted(RESULTS.glob("bench_*.json")):
-        data = json.loads(path.read_text())
-        rows = data["rows"] if isinstance(data, dict) else data
-        meta = data.get("meta", {}) if isinstance(data, dict) else {}
-        parts.append(f"## Compute per hop: {path.stem.removeprefix('bench_')}\n")
-        if meta.get("command"):
-            parts.append(f"`{meta['command']}` — {meta.get('date', '')} {meta.get('note', '')}\n")
-        parts.append(compute_table(rows))
+        parts.append(json_section(path))
     names = [n for n in ORDER if (RESULTS / n).exists()]
     names += sorted(p.name for p in RESULTS.glob("*.md") if p.name not in ORDER)
     for name in names:

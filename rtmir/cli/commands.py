@@ -3,16 +3,16 @@ input leaves nothing half-written; errors are raised as the types in ``USER_ERRO
 into one line on stderr and exit code 2 by ``main``."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-import os
+import shlex
 import signal
 import sys
 from pathlib import Path
 
 from ..core.engine import Engine
-from ..core.lane import ChannelError
+from ..bench.jack import JackError
+from ..core.lane import ChannelError, RateError
 from ..hosts.file_host import AudioFileError, FileHost
 from ..session import ModelError
 from ..sinks.files import JsonlSink, OutputError
@@ -34,7 +34,7 @@ class DeviceLost(RuntimeError):
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     AudioFileError, ModelError, OutputError, UnknownTaskError, ChannelError, UsageError, OscError,
-    AudioDeviceError,
+    AudioDeviceError, RateError, JackError,
 )
 
 
@@ -181,28 +181,77 @@ def cmd_models(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from ..bench.compute import bench_compute
+    from ..bench.run import BenchConfig, run_bench
 
-    blocks = args.block or [64, 128, 512]
+    blocks = tuple(args.block or BenchConfig.blocks)
     for b in blocks:
         check_block(b)
-    rows = []
-    for b in blocks:
-        rows += bench_compute(lambda: build_processors(args), b, args.sample_rate, args.seconds)
-    print(f"{'processor':<10} {'block':>5} {'rate':>6} {'hop':>5} {'p50 µs':>8} {'p99 µs':>8} {'p99.9':>8} "
-          f"{'max µs':>8} {'RTF':>7} {'budget µs':>9}")
-    for r in rows:
-        print(f"{r.processor:<10} {r.block:>5} {r.sample_rate:>6} {r.hop_size:>5} {r.p50_us:>8.1f} {r.p99_us:>8.1f} "
-              f"{r.p999_us:>8.1f} {r.max_us:>8.1f} {r.rtf:>7.4f} {r.block_budget_us:>9.0f}")
-    if args.json:
-        import datetime
-        import shlex
+    _check_bench_args(args)
+    policy = parse_miss_policy(args.miss_policy)
+    try:  # a bad task, model or policy fails here, before anything is measured
+        Engine(build_processors(args), miss_policy=policy)
+    except ValueError as exc:
+        if isinstance(exc, USER_ERRORS):
+            raise
+        raise UsageError(f"--miss-policy: {exc}") from None
+    cfg = BenchConfig(blocks=blocks, sample_rate=args.sample_rate, seconds=args.seconds, e2e=args.e2e,
+                      e2e_block=args.e2e_block, e2e_seconds=args.e2e_seconds, load_test=args.load_test,
+                      load_seconds=args.load_seconds, miss_policy=policy, deadline_ms=args.deadline_ms,
+                      command="rtmir " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    doc = run_bench(lambda: build_processors(args), cfg)
+    from ..bench.text import summary_text
 
-        meta = {"command": "rtmir " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-                "date": datetime.datetime.now().isoformat(timespec="seconds"),
-                "load_average_1min": os.getloadavg()[0]}
-        Path(args.json).write_text(json.dumps({"meta": meta, "rows": [dataclasses.asdict(r) for r in rows]}, indent=2))
+    print(summary_text(doc))
+    if args.json:
+        Path(args.json).write_text(json.dumps(doc, indent=1))
+    if args.plot:
+        from ..bench.plot import write_plot
+
+        write_plot(doc, args.plot)
     return 0
+
+
+def _check_bench_args(args) -> None:
+    """Every bench option checked before anything runs (one clear line each)."""
+    if args.seconds <= 0.6 or args.e2e_seconds < 1.0 or args.load_seconds <= 0:
+        raise UsageError("--seconds must be > 0.6 (0.5 s is warm-up), --e2e-seconds >= 1, --load-seconds > 0")
+    if not 16 <= args.e2e_block <= 8192:
+        raise UsageError(f"--e2e-block must be 16…8192 samples, got {args.e2e_block}")
+    if args.deadline_ms is not None and args.deadline_ms <= 0:
+        raise UsageError(f"--deadline-ms must be positive, got {args.deadline_ms}")
+    for opt, path in (("--json", args.json), ("--plot", args.plot)):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise OutputError(f"{opt}: directory does not exist: {Path(path).parent}")
+    if args.plot:
+        if not args.plot.lower().endswith(".png"):
+            raise UsageError(f"--plot writes PNG: give a .png file name, got {args.plot}")
+        _need("matplotlib", "--plot")
+    if args.e2e or args.load_test:
+        _need("jack", "--e2e/--load-test")
+
+
+def _need(module: str, option: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f"{option} needs the {module!r} module: pip install 'rtmir[bench]'")
+
+
+def parse_miss_policy(text: str) -> str | dict[str, str]:
+    """``"hold"`` → "hold"; ``"yin=hold,model=dry"`` → {"yin": "hold", "model": "dry"}."""
+    from ..core.lane import MISS_POLICIES
+
+    if "=" not in text:
+        policy: str | dict[str, str] = text
+        values = [text]
+    else:
+        pairs = [item.partition("=") for item in text.split(",")]
+        policy = {task.strip(): value.strip() for task, _, value in pairs}
+        values = list(policy.values())
+    bad = [v for v in values if v not in MISS_POLICIES]
+    if bad:
+        raise UsageError(f"--miss-policy: unknown policy {bad[0]!r}: use {', '.join(MISS_POLICIES)} (or TASK=POLICY,...)")
+    return policy
 
 
 def cmd_live(args) -> int:

@@ -50,13 +50,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
     p.add_argument("--no-display", action="store_true", help="no terminal display")
 
-    p = sub.add_parser("bench", help="per-hop compute time (p50/p99/max) and real-time factor")
-    p.add_argument("--task", action="append", metavar="T")
-    p.add_argument("--model", metavar="NAME|PATH")
-    p.add_argument("--block", type=int, action="append", metavar="N", help="host block sizes (repeatable)")
-    p.add_argument("--sample-rate", type=int, default=48000)
-    p.add_argument("--seconds", type=float, default=10.0)
-    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p = sub.add_parser("bench", help="latency benchmark: compute per hop, end to end through JACK, load test")
+    p.add_argument("--task", action="append", metavar="T", help="processor to measure (repeatable: a set run side by side)")
+    p.add_argument("--model", metavar="NAME|PATH", help="zoo model name or .onnx path (for --task model)")
+    p.add_argument("--block", type=int, action="append", metavar="N",
+                   help="host block sizes of the compute sweep (repeatable; default 32 64 128 256 512 1024 2048)")
+    p.add_argument("--sample-rate", type=int, default=48000, help="host rate in Hz (default 48000)")
+    p.add_argument("--seconds", type=float, default=10.0, help="compute test signal per block, s (default 10)")
+    p.add_argument("--json", metavar="FILE", help="write the results (schema in docs/BENCH_SCHEMA.md)")
+    p.add_argument("--plot", metavar="FILE.png", help="write the figure (needs matplotlib: the bench extra)")
+    p.add_argument("--e2e", action="store_true",
+                   help="also measure end to end through JACK (dummy server started if none runs)")
+    p.add_argument("--e2e-block", type=int, default=128, metavar="N", help="block = JACK period of --e2e and --load-test (default 128)")
+    p.add_argument("--e2e-seconds", type=float, default=3.0, help="signal length of each e2e run, s (default 3)")
+    p.add_argument("--load-test", action="store_true", help="find how many instances run without extra xruns")
+    p.add_argument("--load-seconds", type=float, default=60.0, help="seconds per load trial (default 60)")
+    p.add_argument("--miss-policy", default="skip", metavar="P",
+                   help="what a missed hop yields: skip, hold or dry, or TASK=P,TASK=P (default skip)")
+    p.add_argument("--deadline-ms", type=float, metavar="MS",
+                   help="a block older than this is missed (default: when its output is due)")
 
     sub.add_parser("models", help="list the shipped models (from their cards)")
     sub.add_parser("devices", help="list audio devices, defaults marked")

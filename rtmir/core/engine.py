@@ -7,6 +7,17 @@
 
 The engine runs on whatever thread the host gives it (the file host's thread, the live host's
 worker — never the audio callback). It counts what went wrong instead of raising mid-stream.
+
+Audio. Processors with ``output_channels > 0`` write their output side by side::
+
+    out [engine.output_channels, n]:  rows 0..k1-1 = audio processor 1, rows k1..k1+k2-1 = 2, ...
+
+(event processors take no rows). Each lane's audio is delayed by its adapter (``hop - 1``) plus
+the processor's own ``latency_samples``; ``latency_report`` lists both.
+
+Missed deadlines. ``push(block, missed=True)`` (the live host is behind) makes every lane apply
+its miss policy instead of running its processor; ``miss_policy`` is one policy for all or a
+``{task: policy}`` mapping (see ``lane.py``).
 """
 from __future__ import annotations
 
@@ -17,7 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .lane import Lane
+from .lane import MISS_POLICIES, Lane
 from .processor import Event, Processor
 
 log = logging.getLogger(__name__)
@@ -62,17 +73,28 @@ class Engine:
         resample_quality: soxr quality for lanes whose processor needs another rate.
         control: optional ``ControlServer``; its queued commands are applied at the start of
             every push (on the engine's thread, between hops).
+        miss_policy: "skip", "hold" or "dry" for every processor, or ``{task: policy}`` (tasks not
+            named get "skip").
+
+    Raises:
+        ValueError: no processors, or an unknown miss policy.
     """
 
     def __init__(self, processors: list[Processor], sinks: list[Sink] = (), resample_quality: str = "HQ",
-                 control=None) -> None:
+                 control=None, miss_policy: str | dict[str, str] = "skip") -> None:
         if not processors:
             raise ValueError("an engine needs at least one processor")
         self.processors = list(processors)
         self.sinks = list(sinks)
-        self.lanes = [Lane(p, resample_quality) for p in self.processors]
+        policies = _policies(miss_policy, self.processors)
+        self.lanes = [Lane(p, resample_quality, pol) for p, pol in zip(self.processors, policies)]
         self.stats = EngineStats()
         self.host_rate = 0
+        self.max_block = 0
+        self.output_channels = 0
+        self.missed_pushes = 0
+        self._rows: list[tuple[Lane, int, int]] = []
+        self._scratch = np.zeros((0, 0), np.float32)
         self.control = control
 
     def prepare(self, host_rate: int, host_channels: int, max_block: int) -> None:
@@ -82,18 +104,34 @@ class Engine:
             ChannelError: a processor's channels cannot be fed from ``host_channels``.
         """
         self.host_rate = host_rate
+        self.max_block = max_block
         for lane in self.lanes:
             lane.prepare(host_rate, host_channels, max_block)
+        self._rows, row = [], 0
+        for lane in self.lanes:
+            k = lane.processor.output_channels
+            if k:
+                self._rows.append((lane, row, row + k))
+                row += k
+        self.output_channels = row
+        self._scratch = np.zeros((row, max_block), np.float32)  # audio when push gets no ``out``
 
     def reset(self) -> None:
         """Reset every lane (buffers, resamplers, processors' state)."""
         for lane in self.lanes:
             lane.reset()
 
-    def push(self, block: np.ndarray) -> list[Event]:
+    def push(self, block: np.ndarray, out: np.ndarray | None = None, missed: bool = False) -> list[Event]:
         """Process one host block ``[C, n]`` float32 and send the resulting events.
 
         Non-finite samples are replaced by 0 in place and counted.
+
+        Args:
+            block: host audio, ``n <= max_block``.
+            out: ``[C_out, n]`` with ``C_out >= output_channels`` to receive the audio
+                processors' output (rows past ``output_channels`` are zeroed), or None.
+            missed: the host is behind its deadline: apply each lane's miss policy instead of
+                running the processors (the sample clock still advances).
         """
         start = time.perf_counter()
         if self.control is not None:
@@ -102,10 +140,21 @@ class Engine:
             bad = ~np.isfinite(block)
             self.stats.nonfinite_samples += int(bad.sum())
             block[bad] = 0.0
-        self.stats.samples_in += block.shape[1]
+        n = block.shape[1]
+        self.stats.samples_in += n
+        self.missed_pushes += bool(missed)
+        sink = self._scratch[:, :n] if out is None else out
         events: list[Event] = []
+        rows = iter(self._rows)
+        audio = next(rows, None)
         for lane in self.lanes:
-            events.extend(lane.push(block))
+            if audio is not None and audio[0] is lane:
+                events.extend(lane.push(block, sink[audio[1]:audio[2], :n], missed))
+                audio = next(rows, None)
+            else:
+                events.extend(lane.push(block, None, missed))
+        if out is not None and out.shape[0] > self.output_channels:
+            out[self.output_channels:] = 0.0
         self._deliver(events)
         took = time.perf_counter() - start
         self.stats.push_seconds += took
@@ -140,23 +189,46 @@ class Engine:
         if self.control is not None:
             self.control.close()
 
+    def missed_hops(self) -> dict[str, int]:
+        """Hops each processor missed (keys ``task`` or ``task#i`` when a task repeats)."""
+        return {key: lane.missed_hops for key, lane in zip(self.lane_keys(), self.lanes)}
+
+    def lane_keys(self) -> list[str]:
+        """One unique name per lane: the task, suffixed ``#i`` (0-based) when a task repeats."""
+        tasks = [lane.processor.task for lane in self.lanes]
+        seen: dict[str, int] = {}
+        keys = []
+        for task in tasks:
+            i = seen.get(task, 0)
+            seen[task] = i + 1
+            keys.append(task if tasks.count(task) == 1 else f"{task}#{i}")
+        return keys
+
     def latency_report(self) -> list[dict]:
-        """Per processor: algorithmic and buffering latency in samples and ms at its own rate."""
+        """Per processor, the declared latencies (DESIGN.md "Latency, named"), after ``prepare``.
+
+        ``algorithmic`` is the processor's own; ``buffering`` = the host block (the longest a
+        sample waits for its block to be complete) + the adapter's audio delay (``hop - 1``,
+        audio processors only) + the resampler's hold. The live host adds its own output
+        latency and the device's; ``rtmir bench`` adds measured compute. ``hop_ms`` is the hop
+        span, for reference (an event processor's hop wait is inside ``algorithmic``).
+        """
         rows = []
-        for lane in self.lanes:
+        host = self.host_rate or 1
+        for key, lane in zip(self.lane_keys(), self.lanes):
             p = lane.processor
-            hold = lane.resampler_delay_samples
-            rows.append(
-                {
-                    "processor": p.task,
-                    "sample_rate": lane.rate,
-                    "hop_size": p.hop_size,
-                    "algorithmic_samples": p.latency_samples,
-                    "algorithmic_ms": 1000.0 * p.latency_samples / lane.rate,
-                    "hop_buffering_ms": 1000.0 * p.hop_size / lane.rate,
-                    "resampler_ms": 1000.0 * hold / self.host_rate if self.host_rate else 0.0,
-                }
-            )
+            hold_ms = 1000.0 * lane.resampler_delay_samples / host
+            block_ms = 1000.0 * self.max_block / host
+            adapter_ms = 1000.0 * lane.adapter.audio_latency_samples / lane.rate
+            rows.append({
+                "processor": key, "sample_rate": lane.rate, "hop_size": p.hop_size,
+                "output_channels": p.output_channels, "miss_policy": lane.miss_policy,
+                "algorithmic_samples": p.latency_samples,
+                "algorithmic_ms": 1000.0 * p.latency_samples / lane.rate,
+                "hop_buffering_ms": 1000.0 * p.hop_size / lane.rate,
+                "host_block_ms": block_ms, "adapter_audio_ms": adapter_ms, "resampler_ms": hold_ms,
+                "buffering_ms": block_ms + adapter_ms + hold_ms,
+            })
         return rows
 
     def apply_control(self, task: str, param: str, value: float) -> None:
@@ -170,3 +242,17 @@ class Engine:
             raise KeyError(f"no processor for task {task!r}")
         for p in matched:
             p.set_param(param, value)
+
+
+def _policies(miss_policy: str | dict[str, str], processors: list[Processor]) -> list[str]:
+    """One policy per processor from a single name or a ``{task: policy}`` mapping."""
+    if isinstance(miss_policy, str):
+        return [miss_policy] * len(processors)
+    tasks = {p.task for p in processors}
+    unknown = sorted(set(miss_policy) - tasks)
+    if unknown:
+        raise ValueError(f"miss policy given for {unknown}, which no processor has (tasks: {sorted(tasks)})")
+    bad = sorted(v for v in miss_policy.values() if v not in MISS_POLICIES)
+    if bad:
+        raise ValueError(f"unknown miss policy {bad[0]!r}: use one of {', '.join(MISS_POLICIES)}")
+    return [miss_policy.get(p.task, "skip") for p in processors]

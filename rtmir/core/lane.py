@@ -10,6 +10,17 @@ soxr's streaming output is time-aligned with its input (an impulse at input time
 output time s), so event times are exact; the resampler holds some samples back, which is
 reported as part of the lane's buffering latency (``resampler_delay_samples``, measured at
 ``prepare``).
+
+Missed deadlines. When the live host is behind (``push(..., missed=True)``), the lane does not
+run its processor on the stale block but applies its ``miss_policy``:
+
+    policy   events for each missed hop                          audio for each missed hop
+    skip     none                                                silence
+    hold     the last event again, ``t`` of that hop, "held": True  the last computed hop repeated
+    dry      none                                                the dry input (delayed as usual)
+
+The resampler still consumes the block and the adapter's sample clock advances, so every later
+event has the same ``t`` it would have had; each missed hop is counted (``missed_hops``).
 """
 from __future__ import annotations
 
@@ -41,16 +52,34 @@ def channel_map(host_channels: int, proc_channels: int) -> str:
     )
 
 
+class RateError(ValueError):
+    """An audio-producing processor would need resampling (not supported yet)."""
+
+
+#: What a lane does with hops the host could not compute in time (see the module docstring).
+MISS_POLICIES = ("skip", "hold", "dry")
+
+
 class Lane:
     """Host audio → one processor, with channel mapping, resampling and hop buffering.
 
     Args:
         processor: the processor this lane feeds.
         resample_quality: soxr quality ("QQ", "LQ", "MQ", "HQ", "VHQ") when rates differ.
+        miss_policy: "skip", "hold" or "dry" — what a missed hop yields (module docstring).
+
+    Raises:
+        ValueError: unknown ``miss_policy``.
     """
 
-    def __init__(self, processor: Processor, resample_quality: str = "HQ") -> None:
+    def __init__(self, processor: Processor, resample_quality: str = "HQ", miss_policy: str = "skip") -> None:
+        if miss_policy not in MISS_POLICIES:
+            raise ValueError(f"unknown miss policy {miss_policy!r}: use one of {', '.join(MISS_POLICIES)}")
         self.processor = processor
+        self.miss_policy = miss_policy
+        self.missed_hops = 0
+        self._last_event: Event | None = None
+        self._last_end = 0
         self.adapter = BlockAdapter(processor)
         self.resample_quality = resample_quality
         self._resampler = None
@@ -64,10 +93,16 @@ class Lane:
 
         Raises:
             ChannelError: the channel counts cannot be mapped.
+            RateError: an audio-producing processor needs another rate than the host's.
         """
         p = self.processor
         self.host_rate = host_rate
         self.rate = p.sample_rate or host_rate
+        if p.output_channels and self.rate != host_rate:
+            raise RateError(
+                f"{p.task} produces audio at {self.rate} Hz but the host runs at {host_rate} Hz: "
+                f"audio processors must run at the host rate for now (use --sample-rate {self.rate})"
+            )
         self.channels = p.channels or host_channels
         self._map = channel_map(host_channels, self.channels)
         self._mono = np.zeros((1, max_block), np.float32)
@@ -95,15 +130,40 @@ class Lane:
         if self._resampler is not None:
             self._resampler.clear()
         self.adapter.reset()
+        self.missed_hops = 0
+        self._last_event = None
 
-    def push(self, block: np.ndarray) -> list[Event]:
-        """Feed one host block ``[C_host, n]``; returns the events of the hops it completed."""
+    def push(self, block: np.ndarray, out: np.ndarray | None = None, missed: bool = False) -> list[Event]:
+        """Feed one host block ``[C_host, n]``; returns the events of the hops it completed.
+
+        Args:
+            block: host audio.
+            out: ``[output_channels, n]`` for an audio processor (same rate as the host).
+            missed: the host is behind: apply ``miss_policy`` instead of running the processor.
+        """
         x = self._map_channels(block)
         if self._resampler is not None:
             # soxr wants [n, C]; the transpose copies (worker thread, not the audio callback)
             y = self._resampler.resample_chunk(np.ascontiguousarray(x.T))
             x = y.reshape(-1, self.channels).T
-        return self.adapter.push(x)
+        if missed:
+            return self._miss(x, out)
+        events = self.adapter.push(x, out)
+        if events:
+            self._last_event = events[-1]
+            self._last_end = self.adapter.samples_seen
+        return events
+
+    def _miss(self, x: np.ndarray, out: np.ndarray | None) -> list[Event]:
+        t0, hops = self.adapter.miss(x, out, self.miss_policy)
+        self.missed_hops += hops
+        last = self._last_event
+        if self.miss_policy != "hold" or last is None or not hops:
+            return []
+        hop = self.processor.hop_size
+        # the missed hop ending at sample e describes last.t + (e - end of the last computed hop)
+        return [Event(last.task, last.t + (t0 + (k + 1) * hop - self._last_end) / self.rate,
+                      {**last.values, "held": True}) for k in range(hops)]
 
     def flush(self) -> list[Event]:
         """Push the resampler's held-back tail through (end of a file)."""

@@ -3,14 +3,18 @@
     PortAudio callback (audio thread)        worker thread                 main thread
     ─────────────────────────────────        ─────────────                 ───────────
     indata ──copy──► InputRing ─────────────► read whole blocks ──► Engine.push ──► sinks
-    outdata ◄─copy── DelayRing ◄──────────── dry input, at pos + latency    watchdog, SIGTERM,
+    outdata ◄─copy── DelayRing ◄──────────── engine audio, at pos + latency watchdog, SIGTERM,
     count callbacks and xrun flags           status every ~1 s              Ctrl-C, stop()
 
 The callback only copies and counts: no array allocation, no lock, no logging, never waits. A
 full input ring drops the block (counted, ``missed_blocks``); the worker replaces the hole with
-silence so stream time stays exact. Output (``output=True``) is, for now, the dry input delayed by
-``output_latency_blocks`` host blocks (a fixed, declared latency); frames the worker has not
-written in time play as silence and are counted (``late_blocks``) — the latency never drifts.
+silence so stream time stays exact. Output (``output=True``) is the engine's audio — the audio
+processors' outputs on consecutive channels, see ``Engine`` — or the dry input when no processor
+makes audio, delayed by ``output_latency_blocks`` host blocks (a fixed, declared latency); frames
+the worker has not written in time play as silence and are counted (``late_blocks``) — the
+latency never drifts. A block the worker reaches after its deadline (default: when its output is
+already due) is not computed: each processor's miss policy answers for it and its hops are
+counted (``missed_hops``), so a slow processor never stalls the stream.
 
 Stream time: events carry ``t`` = samples since the first callback / rate. ``timetag_epoch`` (UNIX
 seconds of stream time 0) comes from the first callback: the wall clock minus the age of its first
@@ -79,18 +83,25 @@ class LiveHost:
             dropped (freewheeling JACK tests need the whole signal to fit).
         watchdog_seconds: no callback for this long (or the stream turned inactive) = device lost.
         output_latency_blocks: host blocks of slack the worker has to deliver output (≥ 1).
+        deadline_ms: a block whose input is older than this when the worker reaches it is
+            missed (miss policies apply). None: the output latency with ``output``, no deadline
+            without; ``math.inf``: never (freewheeling runs, where the worker lags by design).
 
     Raises:
-        ValueError: bad block, channels, ring or watchdog sizes.
+        ValueError: bad block, channels, ring, watchdog or deadline sizes.
     """
 
     def __init__(self, device: int | str | None = None, block: int = 128, sample_rate: int | None = None,
                  channels: int = 1, output: bool = False, ring_seconds: float = 2.0,
-                 watchdog_seconds: float = 2.0, output_latency_blocks: int = 2) -> None:
+                 watchdog_seconds: float = 2.0, output_latency_blocks: int = 2,
+                 deadline_ms: float | None = None) -> None:
         if not 16 <= block <= 8192:
             raise ValueError(f"block must be 16…8192 samples, got {block}")
         if channels < 1 or ring_seconds <= 0 or watchdog_seconds <= 0 or output_latency_blocks < 1:
             raise ValueError("channels, ring_seconds, watchdog_seconds and output_latency_blocks must be positive")
+        if deadline_ms is not None and not deadline_ms > 0:
+            raise ValueError(f"deadline_ms must be positive (or None), got {deadline_ms}")
+        self.deadline_ms = deadline_ms
         self.device, self.block, self.sample_rate = device, block, sample_rate
         self.channels, self.output = channels, output
         self.ring_seconds, self.watchdog_seconds = ring_seconds, watchdog_seconds
@@ -117,10 +128,19 @@ class LiveHost:
         """Stream frames the worker has pushed through the engine so far."""
         return 0 if self._worker is None else self._worker.pos
 
+    @property
+    def callbacks(self) -> int:
+        """Audio callbacks so far."""
+        return 0 if self._side is None else self._side.callbacks
+
+    def callback_intervals_ms(self) -> "np.ndarray":
+        """The last (up to 8192) intervals between callbacks, ms, oldest first (allocates)."""
+        return np.zeros(0) if self._side is None else self._side.intervals_ms()
+
     def status(self, cpu_load: float) -> dict:
         """The ``/status`` record: xruns, missed hops, worker busy fraction, latency (ms)."""
         side = self._side
-        missed = side.in_ring.dropped_writes + side.late_blocks
+        missed = side.in_ring.dropped_writes + side.late_blocks + sum(self._worker.engine.missed_hops().values())
         return {"xruns": side.xruns, "missed_hops": missed, "cpu_load": cpu_load,
                 "latency_ms": self._input_latency_ms()}
 
@@ -148,13 +168,15 @@ class LiveHost:
             The summary (see ``summary``) with ``stop_reason`` "stop", "interrupt" or "sigterm".
 
         Raises:
-            AudioDeviceError: no/unknown device, refused rate or channels, stream not opened.
+            AudioDeviceError: no/unknown device, refused rate or channels, stream not opened, or more
+                engine audio channels than stream channels.
             DeviceLostError: the device stopped delivering audio (engine already closed).
             Exception: whatever the engine raised in the worker, after a clean shutdown.
         """
         sd = _sd()
         self.settings = resolve_stream(self.device, self.channels, self.sample_rate, self.output)
         engine.prepare(self.settings.sample_rate, self.channels, self.block)
+        self._check_output(engine)
         self._build(sd, engine, status_every, on_epoch)
         stream = self._open(sd)
         old_switch = sys.getswitchinterval()
@@ -172,14 +194,29 @@ class LiveHost:
         self._shutdown(stream, engine)
         return self.summary(reason)
 
+    def _check_output(self, engine: Engine) -> None:
+        if self.output and engine.output_channels > self.channels:
+            raise AudioDeviceError(
+                f"the processors make {engine.output_channels} audio channels but the stream has "
+                f"{self.channels}: open it with channels={engine.output_channels}"
+            )
+
     def _build(self, sd, engine: Engine, status_every: float, on_epoch) -> None:
         rate, block, ch = self.settings.sample_rate, self.block, self.channels
         in_ring = InputRing(max(int(self.ring_seconds * rate), 4 * block), ch)
         latency = self.output_latency_blocks * block
         out_ring = DelayRing(latency + 8 * block, ch) if self.output else None
         self._side = AudioSide(in_ring, out_ring, latency, sd.CallbackStop)
-        self._worker = Worker(self, engine, self._side, status_every, on_epoch)
+        self._worker = Worker(self, engine, self._side, status_every, on_epoch, self.deadline_frames())
         self._started = time.perf_counter()
+
+    def deadline_frames(self) -> int | None:
+        """The worker's deadline in stream frames (None: no deadline); after the rate is known."""
+        if self.deadline_ms is None:
+            return self.output_latency_blocks * self.block if self.output else None
+        if self.deadline_ms == float("inf"):
+            return None
+        return max(1, round(self.deadline_ms * self.settings.sample_rate / 1000.0))
 
     def _open(self, sd):
         s, side = self.settings, self._side
@@ -275,6 +312,9 @@ class LiveHost:
         side, worker, s = self._side, self._worker, self.settings
         stats = worker.engine.stats
         mean_ms, jitter_ms = side.jitter_ms()
+        intervals = side.intervals_ms()
+        missed_hops = worker.engine.missed_hops()
+        deadline = self.deadline_frames()
         recent = worker.push_ms[: min(worker.pushes, TIMES)]
         wall = time.perf_counter() - self._started
         return {
@@ -291,6 +331,12 @@ class LiveHost:
             "compute_ms_max": worker.max_push_ms,
             "cpu_load": worker.busy_s / wall if wall > 0 else 0.0,
             "callback_interval_ms": mean_ms, "callback_jitter_ms": jitter_ms,
+            "callback_interval_max_ms": float(intervals.max()) if len(intervals) else 0.0,
+            "missed_hops": sum(missed_hops.values()), "missed_hops_by_processor": missed_hops,
+            "missed_pushes": worker.engine.missed_pushes,
+            "miss_policies": {k: lane.miss_policy for k, lane in zip(worker.engine.lane_keys(), worker.engine.lanes)},
+            "deadline_ms": None if deadline is None else 1000.0 * deadline / s.sample_rate,
+            "engine_output_channels": worker.engine.output_channels,
             "device_latency_ms": [1000.0 * x for x in self._device_latency],
             "output_latency_ms": 1000.0 * (sum(self._device_latency) + self.output_latency_blocks * self.block
                                            / s.sample_rate) if self.output else None,

@@ -3,8 +3,14 @@
     audio thread: AudioSide.duplex / .capture        worker thread: Worker
     ──────────────────────────────────────────        ─────────────────────
     indata ──copy──► InputRing (drop + count if full)  ──► whole blocks ──► Engine.push ──► sinks
-    outdata ◄─copy── DelayRing at pos − latency        ◄── dry block written at its stream pos
+    outdata ◄─copy── DelayRing at pos − latency        ◄── engine audio (or dry) at its stream pos
     count callbacks, xrun flags, callback times        status every ~1 s, push timings
+
+Deadline. Before pushing the block that starts at stream frame ``pos`` the worker compares it
+with the callback's input position ``w``: if ``w - pos > deadline_frames`` the block is stale
+(with the default deadline, its output has already been played as silence) and the engine gets
+``missed=True``: each processor's miss policy (skip / hold / dry) runs instead of the processor,
+which is cheap, so the worker catches up instead of falling further behind.
 
 Real-time safety: ``AudioSide.duplex``/``capture`` copy into preallocated numpy rings and bump
 ints — no array allocation, no lock, no logging, no waiting; only the rare xrun path reads the
@@ -75,17 +81,23 @@ class AudioSide:
             if flag:
                 self.flags[i] += 1
 
-    def jitter_ms(self) -> tuple[float, float]:
-        """Mean and standard deviation (ms) of the recent inter-callback intervals."""
+    def intervals_ms(self) -> np.ndarray:
+        """The recent inter-callback intervals (ms), oldest first (not real-time safe: allocates)."""
         n = min(self.callbacks, TIMES)
-        if n < 3:
-            return 0.0, 0.0
+        if n < 2:
+            return np.zeros(0)
         if self.callbacks <= TIMES:
             t = self.times[:n]
         else:  # oldest first
             k = self.callbacks & (TIMES - 1)
             t = np.concatenate([self.times[k:], self.times[:k]])
-        d = np.diff(t) * 1000.0
+        return np.diff(t) * 1000.0
+
+    def jitter_ms(self) -> tuple[float, float]:
+        """Mean and standard deviation (ms) of the recent inter-callback intervals."""
+        d = self.intervals_ms()
+        if len(d) < 2:
+            return 0.0, 0.0
         return float(d.mean()), float(d.std())
 
 
@@ -93,11 +105,13 @@ class Worker(threading.Thread):
     """Pulls whole host blocks from the input ring and runs ``engine.push``.
 
     Sleeps a quarter of a block when the ring is empty (never spins); after ``halt`` it drains
-    what is left (partial last block included) and exits. Also writes the dry output and sends
-    ``engine.send_status`` every ``status_every`` seconds.
+    what is left (partial last block included) and exits. Also writes the output (the engine's
+    audio processors, or the dry input when it has none) and sends ``engine.send_status`` every
+    ``status_every`` seconds. ``deadline_frames`` (None: never) marks stale blocks as missed.
     """
 
-    def __init__(self, host, engine: Engine, side: AudioSide, status_every: float, on_epoch) -> None:
+    def __init__(self, host, engine: Engine, side: AudioSide, status_every: float, on_epoch,
+                 deadline_frames: int | None = None) -> None:
         super().__init__(name="rtmir-live-worker", daemon=True)
         self.host, self.engine, self.side = host, engine, side
         self.status_every, self.on_epoch = status_every, on_epoch
@@ -106,6 +120,10 @@ class Worker(threading.Thread):
         ch, block = side.in_ring.channels, host.block
         self.buf = np.zeros((ch, block), np.float32)  # [C, block], what engine.push sees
         self.frames = self.buf.T  # [block, C] view: the ring's frame-major layout
+        self.out_buf = np.zeros((ch, block), np.float32)  # engine audio, [C, block]
+        self.out_frames = self.out_buf.T
+        self.audio = side.out_ring is not None and engine.output_channels > 0
+        self.deadline_frames = deadline_frames
         self.push_ms = np.zeros(TIMES)
         self.pushes = 0
         self.max_push_ms = 0.0
@@ -152,6 +170,10 @@ class Worker(threading.Thread):
             self._push(n)
         return n > 0
 
+    def _stale(self) -> bool:
+        """Whether the block starting at ``self.pos`` is past its deadline (see module docstring)."""
+        return self.deadline_frames is not None and self.side.in_ring.write_pos - self.pos > self.deadline_frames
+
     def _push_silence(self, frames: int) -> None:
         self.buf.fill(0.0)
         while frames > 0:
@@ -161,10 +183,16 @@ class Worker(threading.Thread):
 
     def _push(self, n: int) -> None:
         block = self.buf[:, :n]
+        missed = self._stale()
         start = time.perf_counter()
-        self.engine.push(block)
+        if self.audio:
+            self.engine.push(block, self.out_buf[:, :n], missed)
+        else:
+            self.engine.push(block, None, missed)
         took = time.perf_counter() - start
-        if self.side.out_ring is not None:
+        if self.audio:
+            self.side.out_ring.write(self.pos, self.out_frames[:n])
+        elif self.side.out_ring is not None:
             self.side.out_ring.write(self.pos, block.T)  # dry, sanitised by push
         self.pos += n
         ms = took * 1000.0

@@ -1,0 +1,379 @@
+"""A JACK dummy-driver server and the JACK clients ``rtmir bench --e2e`` plays and records with.
+
+    Player (JACK client) ──signal──► rtmir's PortAudio input ─► LiveHost ─► engine ─► OSC ─► OscReceiver
+                                     rtmir's PortAudio output ─────────────────────────────► Recorder
+
+The recipe and its traps are in PLATFORM.md ("Audio without hardware"): a fixed server name (JACK
+has 8 slots), SIGTERM so jackd cleans /dev/shm, PortAudio re-initialised to see a server started
+after ``import sounddevice`` and *terminated before* the server dies (else its exit handler
+aborts), the dummy driver does not loop playback to capture (so clients are wired by hand).
+
+``JACK-Client`` (module ``jack``) is imported lazily: it is in the ``bench`` extra, not the runtime.
+The JACK process callbacks here are measurement tools, not rtmir's real-time path: they index
+preallocated arrays and never log, but they run Python (the GIL) like rtmir's own callback.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+from ..sinks.osc_format import NTP_UNIX_OFFSET_S
+
+#: The server ``rtmir bench`` starts when none answers (the tests use "rtmir_test").
+BENCH_SERVER = "rtmir_bench"
+#: Linux ``SO_TIMESTAMP`` / ``SCM_TIMESTAMP``: the kernel's receive time of a datagram.
+_SO_TIMESTAMP = 29
+
+
+class JackError(RuntimeError):
+    """The JACK server could not be started or used."""
+
+
+def jack_env(name: str) -> dict[str, str]:
+    """Environment that makes JACK clients (and PortAudio) use server ``name`` and never start one."""
+    return {"JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1", "JACK_NO_AUDIO_RESERVATION": "1"}
+
+
+class JackServer:
+    """One ``jackd -d dummy`` server; this process's PortAudio follows it.
+
+    Args:
+        name: server name (fixed names reclaim a crashed run's slot).
+        rate: Hz.
+        period: frames per JACK cycle (use it as rtmir's block, PLATFORM.md).
+
+    ``start`` launches it, waits until it answers and re-initialises PortAudio; ``stop`` releases
+    PortAudio first, then signals jackd, waits, and re-initialises PortAudio without a server.
+    The caller puts ``jack_env(name)`` into ``os.environ`` before ``start``.
+    """
+
+    def __init__(self, name: str = BENCH_SERVER, rate: int = 48000, period: int = 128) -> None:
+        self.name, self.rate, self.period = name, rate, period
+        self.proc: subprocess.Popen | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="jackd-", suffix=".log", delete=False)
+
+    @property
+    def command(self) -> list[str]:
+        return ["jackd", "-n", self.name, "-R", "-P", "70", "-t", "2000", "-d", "dummy",
+                "-r", str(self.rate), "-p", str(self.period), "-C", "2", "-P", "2"]
+
+    def answers(self, timeout_s: float = 0) -> bool:
+        """Whether the server answers (``jack_wait -c`` now, or ``-w`` for up to ``timeout_s``)."""
+        args = ["jack_wait", "-c"] if timeout_s == 0 else ["jack_wait", "-w", "-t", str(int(timeout_s))]
+        try:
+            out = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s + 5,
+                                 env={**os.environ, **jack_env(self.name)})
+        except FileNotFoundError:
+            raise JackError("jack_wait not found: install jackd2 (apt-get install jackd2)") from None
+        return out.stdout.strip().splitlines()[:1] in (["running"], ["server is available"])
+
+    def start(self) -> None:
+        """Start jackd; JackError if one of that name already runs or it does not come up in 5 s."""
+        if self.answers():
+            raise JackError(f"a JACK server named {self.name!r} is already running (another run?)")
+        try:
+            self.proc = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT,
+                                         env={**os.environ, **jack_env(self.name)})
+        except FileNotFoundError:
+            raise JackError("jackd not found: install jackd2 (apt-get install jackd2)") from None
+        if not self.answers(timeout_s=5):
+            self.stop()
+            raise JackError(f"jackd did not come up in 5 s; its log: {self.tail()}")
+        portaudio_restart()
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Release PortAudio, end jackd with ``sig`` (SIGKILL after 5 s), re-initialise PortAudio."""
+        portaudio_terminate()
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)  # in case it was frozen
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            self.proc = None
+        portaudio_initialize()
+
+    def freeze(self) -> None:
+        """Release PortAudio, then SIGSTOP jackd (callbacks stop, streams still look active)."""
+        portaudio_terminate()
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def tail(self, chars: int = 2000) -> str:
+        with open(self.log.name, errors="replace") as f:
+            return f.read()[-chars:]
+
+
+@contextlib.contextmanager
+def jack_server(name: str | None = None, rate: int = 48000, period: int = 128):
+    """A JACK server for the ``with`` block: an existing one if it answers, else a dummy one.
+
+    Args:
+        name: server to use or start; None: ``$JACK_DEFAULT_SERVER`` (or "default") if it
+            answers, else a dummy server named ``BENCH_SERVER`` is started.
+        rate, period: of a server started here (an existing server keeps its own).
+
+    Yields:
+        ``(server name, started)``: ``started`` tells whether this call started it (and will stop it).
+    """
+    if name is None:
+        name = os.environ.get("JACK_DEFAULT_SERVER") or "default"
+        if not JackServer(name).answers():
+            name = BENCH_SERVER
+    old = {k: os.environ.get(k) for k in jack_env(name)}
+    os.environ.update(jack_env(name))
+    server = JackServer(name, rate, period)
+    started = not server.answers()
+    try:
+        if started:
+            server.start()
+        else:
+            portaudio_restart()
+        yield name, started
+    finally:
+        if started:
+            server.stop()
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def portaudio_terminate() -> None:
+    import sounddevice as sd
+
+    while sd._initialized:
+        sd._terminate()
+
+
+def portaudio_initialize() -> None:
+    import sounddevice as sd
+
+    sd._initialize()
+
+
+def portaudio_restart() -> None:
+    """Re-enumerate devices (a server started after ``import sounddevice`` becomes visible)."""
+    portaudio_terminate()
+    portaudio_initialize()
+
+
+def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 0.01) -> None:
+    """Poll until ``predicate()``; TimeoutError naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(poll_s)
+
+
+def rtmir_ports(client, is_input: bool) -> list:
+    """rtmir's PortAudio ports (everything but ``system:*`` and our own ``rtmir_*`` clients)."""
+    ports = client.get_ports(is_audio=True, is_input=is_input, is_output=not is_input)
+    return [p for p in ports if not p.name.startswith(("system:", "rtmir_"))]
+
+
+class Player:
+    """A JACK client playing ``signal`` once armed; notes rtmir's stream frame at its first sample.
+
+    Sample ``j`` of the signal is played at JACK frame ``jack_time + j``, and (the JACK graph adds
+    no latency) reaches rtmir's stream at frame ``start_frame + j``. In freewheel JACK runs the
+    graph in order and waits for it, so ``start_frame`` is exact there. Every cycle also stamps
+    ``(last_frame_time, time.time())`` into ``cycle_frames``/``cycle_walls`` (``cycles`` used):
+    the wall time at which that cycle's audio came to exist in the graph.
+
+    Args:
+        signal: mono float32 samples.
+        host: the ``LiveHost`` (its ``frames_in`` gives ``start_frame``).
+        server: JACK server name.
+    """
+
+    def __init__(self, signal: np.ndarray, host, server: str = BENCH_SERVER) -> None:
+        import jack
+
+        self.signal, self.host = signal, host
+        self.client = jack.Client("rtmir_player", no_start_server=True, servername=server)
+        self.port = self.client.outports.register("out")
+        self.armed = self.done = False
+        self.pos, self.start_frame, self.jack_time = 0, None, None
+        self.freewheel = threading.Event()
+        self.freewheel_on = False
+        self.cycle_frames = np.zeros(1 << 16)
+        self.cycle_walls = np.zeros(1 << 16)
+        self.cycles = 0
+        self.client.set_process_callback(self._process)
+        self.client.set_freewheel_callback(self._freewheel)
+
+    def _freewheel(self, starting: bool) -> None:
+        self.freewheel_on = starting
+        self.freewheel.set()
+
+    def _process(self, frames: int) -> None:
+        i = self.cycles
+        if i < len(self.cycle_frames):
+            self.cycle_walls[i] = time.time()
+            self.cycle_frames[i] = self.client.last_frame_time
+            self.cycles = i + 1
+        buf = self.port.get_array()
+        if not self.armed or self.done:
+            buf.fill(0.0)
+            return
+        if self.start_frame is None:
+            self.start_frame = self.host.frames_in
+            self.jack_time = self.client.last_frame_time
+        # index by JACK time, not by cycles seen: a missed cycle must not shift the signal
+        self.pos = self.client.last_frame_time - self.jack_time
+        chunk = self.signal[self.pos:self.pos + frames]
+        buf[:len(chunk)] = chunk
+        buf[len(chunk):] = 0.0
+        self.done = self.pos + frames >= len(self.signal)
+
+    def wire_to_rtmir(self) -> None:
+        """Replace PortAudio's auto-connection to system:capture_* by player → rtmir's first input."""
+        rtmir_in = rtmir_ports(self.client, is_input=True)
+        if not rtmir_in:
+            raise JackError("rtmir's PortAudio input port is not on the JACK graph")
+        for other in self.client.get_all_connections(rtmir_in[0]):
+            self.client.disconnect(other, rtmir_in[0])
+        self.client.connect(self.port.name, rtmir_in[0])
+
+    def set_freewheel(self, on: bool) -> None:
+        self.freewheel.clear()
+        self.client.set_freewheel(on)
+        if not self.freewheel.wait(5) or self.freewheel_on is not on:
+            raise JackError("JACK did not confirm the freewheel change")
+
+
+class Recorder:
+    """A JACK client recording one port, indexed by JACK frame time from ``start_time``.
+
+    Set ``start_time = -1`` to arm: the next cycle is sample 0 (``start_time`` becomes its frame).
+    """
+
+    def __init__(self, frames: int, server: str = BENCH_SERVER) -> None:
+        import jack
+
+        self.client = jack.Client("rtmir_rec", no_start_server=True, servername=server)
+        self.port = self.client.inports.register("in")
+        self.data = np.zeros(frames, np.float32)
+        self.start_time: int | None = None
+        self.pos = 0
+        self.client.set_process_callback(self._process)
+
+    def _process(self, frames: int) -> None:
+        if self.start_time is None:
+            return
+        if self.start_time == -1:
+            self.start_time = self.client.last_frame_time
+        pos = self.client.last_frame_time - self.start_time
+        if pos + frames <= len(self.data):
+            self.data[pos:pos + frames] = self.port.get_array()
+            self.pos = pos + frames
+
+    def wire_from_rtmir(self, channel: int = 0) -> None:
+        """Connect rtmir's output port ``channel`` to this recorder."""
+        outs = rtmir_ports(self.client, is_input=False)
+        if len(outs) <= channel:
+            raise JackError(f"rtmir has {len(outs)} output ports on the JACK graph, need channel {channel}")
+        self.client.connect(outs[channel], self.port)
+
+
+class OscReceiver(threading.Thread):
+    """UDP receiver on 127.0.0.1 keeping ``(timetag, address, args)`` of every bundled message,
+    and in ``arrivals`` the kernel's receive time (UNIX s) of its datagram.
+
+    The arrival time comes from ``SO_TIMESTAMP`` (stamped by the kernel as the datagram lands,
+    so this thread's waits for the GIL do not count); ``time.time()`` after ``recv`` elsewhere.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True, name="rtmir-osc-receiver")
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMP, 1)
+            self.kernel_stamps = True
+        except OSError:
+            self.kernel_stamps = False
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.messages: list[tuple[float, str, list]] = []
+        self.arrivals: list[float] = []
+        self.running = True
+
+    def _recv(self) -> tuple[bytes, float]:
+        data, ancdata, _flags, _addr = self.sock.recvmsg(65536, 64)
+        for level, kind, payload in ancdata:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMP and len(payload) >= 16:
+                sec, usec = struct.unpack("qq", payload[:16])
+                return data, sec + usec * 1e-6
+        return data, time.time()
+
+    def run(self) -> None:
+        from pythonosc.osc_bundle import OscBundle
+
+        while self.running:
+            try:
+                data, arrived = self._recv()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not OscBundle.dgram_is_bundle(data):
+                continue
+            tt = struct.unpack(">Q", data[8:16])[0] / 2**32 - NTP_UNIX_OFFSET_S
+            for msg in OscBundle(data):
+                self.messages.append((tt, msg.address, list(msg.params)))
+                self.arrivals.append(arrived)
+
+    def stop(self) -> None:
+        self.running = False
+        self.join(2)
+        self.sock.close()
+
+
+def bare_passthrough(seconds: float, rate: int, block: int, warmup_s: float = 0.0) -> dict:
+    """The baseline: a plain duplex sounddevice stream whose callback copies in → out.
+
+    Args:
+        seconds: measured time, after ``warmup_s`` (whose xruns are reported apart).
+
+    Returns:
+        ``callbacks``, ``xruns`` (after warm-up), ``xruns_warmup``, ``callback_interval_ms``
+        (mean), ``callback_jitter_ms`` (std), ``callback_interval_max_ms`` and
+        ``callback_intervals_over_10ms`` (how many intervals exceeded 10 ms; after warm-up).
+    """
+    import sounddevice as sd
+
+    times = np.zeros(int(seconds * rate / block) + 1000)
+    counts = {"callbacks": 0, "xruns": 0}
+
+    def callback(indata, outdata, frames, time_info, status):
+        if status:
+            counts["xruns"] += 1
+        outdata[:] = indata
+        if counts["callbacks"] < len(times):
+            times[counts["callbacks"]] = time.perf_counter()
+        counts["callbacks"] += 1
+
+    with sd.Stream(samplerate=rate, blocksize=block, channels=1, dtype="float32", callback=callback):
+        time.sleep(warmup_s)
+        warm_xruns, warm_calls = counts["xruns"], counts["callbacks"]
+        time.sleep(seconds)
+    d = np.diff(times[warm_calls:min(counts["callbacks"], len(times))]) * 1000.0
+    return {"callbacks": counts["callbacks"] - warm_calls, "xruns": counts["xruns"] - warm_xruns,
+            "xruns_warmup": warm_xruns, "callback_interval_ms": float(d.mean()),
+            "callback_jitter_ms": float(d.std()), "callback_interval_max_ms": float(d.max()),
+            "callback_intervals_over_10ms": int((d > 10.0).sum())}
