@@ -70,7 +70,8 @@ class Engine:
     Args:
         processors: processors fed the same input (each gets its own lane).
         sinks: receivers of every event.
-        resample_quality: soxr quality for lanes whose processor needs another rate.
+        resample_quality: for lanes whose processor needs another rate: "low-latency" (default;
+            the same in files and live, ~1 ms hold) or a soxr quality ("HQ", ...).
         control: optional ``ControlServer``; its queued commands are applied at the start of
             every push (on the engine's thread, between hops).
         miss_policy: "skip", "hold" or "dry" for every processor, or ``{task: policy}`` (tasks not
@@ -80,7 +81,7 @@ class Engine:
         ValueError: no processors, or an unknown miss policy.
     """
 
-    def __init__(self, processors: list[Processor], sinks: list[Sink] = (), resample_quality: str = "HQ",
+    def __init__(self, processors: list[Processor], sinks: list[Sink] = (), resample_quality: str = "low-latency",
                  control=None, miss_policy: str | dict[str, str] = "skip") -> None:
         if not processors:
             raise ValueError("an engine needs at least one processor")

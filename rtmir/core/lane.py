@@ -2,14 +2,14 @@
 
     host block [C_host, n] @ host rate
         │  channel map   (same → pass, many → mean to mono, mono → copy to each)
-        │  resampler     (soxr stream; only if the processor needs another rate)
+        │  resampler     (only if the processor needs another rate; core/resample.py)
         ▼  BlockAdapter  (whole hops)
     processor.process(chunk [C_proc, k*hop], t0)
 
-soxr's streaming output is time-aligned with its input (an impulse at input time s comes out at
-output time s), so event times are exact; the resampler holds some samples back, which is
-reported as part of the lane's buffering latency (``resampler_delay_samples``, measured at
-``prepare``).
+Both resamplers (the default low-latency polyphase one, and soxr's stream) are time-aligned:
+an impulse at input time s comes out at output time s, so event times are exact. They hold some
+input back (≈ 1 ms vs 21–37 ms for soxr at 48 → 16 kHz), reported as part of the lane's
+buffering latency (``resampler_delay_samples``).
 
 Missed deadlines. When the live host is behind (``push(..., missed=True)``), the lane does not
 run its processor on the stale block but applies its ``miss_policy``:
@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .adapter import BlockAdapter
+from .resample import make_resampler
 from .processor import Event, ProcessSpec, Processor
 
 
@@ -65,14 +66,15 @@ class Lane:
 
     Args:
         processor: the processor this lane feeds.
-        resample_quality: soxr quality ("QQ", "LQ", "MQ", "HQ", "VHQ") when rates differ.
+        resample_quality: when rates differ: "low-latency" (``StreamingResampler``, ~1 ms hold;
+            live use) or a soxr quality ("QQ", "LQ", "MQ", "HQ", "VHQ"; files).
         miss_policy: "skip", "hold" or "dry" — what a missed hop yields (module docstring).
 
     Raises:
         ValueError: unknown ``miss_policy``.
     """
 
-    def __init__(self, processor: Processor, resample_quality: str = "HQ", miss_policy: str = "skip") -> None:
+    def __init__(self, processor: Processor, resample_quality: str = "low-latency", miss_policy: str = "skip") -> None:
         if miss_policy not in MISS_POLICIES:
             raise ValueError(f"unknown miss policy {miss_policy!r}: use one of {', '.join(MISS_POLICIES)}")
         self.processor = processor
@@ -116,19 +118,13 @@ class Lane:
         self._resampler = None
         self.resampler_delay_samples = 0
         if self.rate != self.host_rate:
-            import soxr
-
-            self._resampler = soxr.ResampleStream(
-                self.host_rate, self.rate, self.channels, dtype="float32", quality=self.resample_quality
-            )
-            self.resampler_delay_samples = _measure_resampler_hold(
-                self.host_rate, self.rate, self.channels, self.resample_quality
-            )
+            self._resampler = make_resampler(self.host_rate, self.rate, self.channels, self.resample_quality)
+            self.resampler_delay_samples = self._resampler.hold_samples
 
     def reset(self) -> None:
         """Forget all buffered audio and reset the processor."""
         if self._resampler is not None:
-            self._resampler.clear()
+            self._resampler.reset()
         self.adapter.reset()
         self.missed_hops = 0
         self._last_event = None
@@ -143,9 +139,7 @@ class Lane:
         """
         x = self._map_channels(block)
         if self._resampler is not None:
-            # soxr wants [n, C]; the transpose copies (worker thread, not the audio callback)
-            y = self._resampler.resample_chunk(np.ascontiguousarray(x.T))
-            x = y.reshape(-1, self.channels).T
+            x = self._resampler.process(x)
         if missed:
             return self._miss(x, out)
         events = self.adapter.push(x, out)
@@ -169,8 +163,7 @@ class Lane:
         """Push the resampler's held-back tail through (end of a file)."""
         if self._resampler is None:
             return []
-        y = self._resampler.resample_chunk(np.zeros((0, self.channels), np.float32), last=True)
-        return self.adapter.push(y.reshape(-1, self.channels).T)
+        return self.adapter.push(self._resampler.flush())
 
     def _map_channels(self, block: np.ndarray) -> np.ndarray:
         if self._map == "pass":
@@ -183,16 +176,3 @@ class Lane:
             np.mean(block, axis=0, keepdims=True, out=out)
             return out
         return np.repeat(block, self.channels, axis=0)
-
-
-def _measure_resampler_hold(rate_in: int, rate_out: int, channels: int, quality: str) -> int:
-    """Input samples soxr holds back before its first output, at ``rate_in`` (one-off, at prepare)."""
-    import soxr
-
-    probe = soxr.ResampleStream(rate_in, rate_out, channels, dtype="float32", quality=quality)
-    step = 32
-    zeros = np.zeros((step, channels), np.float32)
-    for fed in range(step, 10 * rate_in, step):
-        if len(probe.resample_chunk(zeros)):
-            return fed
-    return 0

@@ -75,6 +75,10 @@ class StreamingResampler:
         self._next_j = 0
         self._n_in = 0
 
+    def flush(self) -> np.ndarray:
+        """End of input: nothing is pending beyond ``hold_samples`` of zeros-to-come; ``[C, 0]``."""
+        return np.zeros((self.channels, 0), np.float32)
+
     def process(self, chunk: np.ndarray) -> np.ndarray:
         """Feed ``chunk [C, n]``; return every output sample now computable, ``[C, m]`` float32."""
         self._hist = np.concatenate([self._hist, chunk.astype(np.float64)], axis=1)
@@ -105,3 +109,54 @@ def _kaiser_table(up: int, down: int, half: int, ratio: float, beta: float) -> n
     inside = np.clip(1.0 - (offsets / (half + 1)) ** 2, 0.0, None)
     w = np.i0(beta * np.sqrt(inside)) / np.i0(beta)  # Kaiser window, evaluated exactly
     return (ratio * np.sinc(ratio * offsets) * w).astype(np.float64)
+
+
+class SoxrResampler:
+    """soxr's streaming resampler behind the same interface (higher quality, longer hold).
+
+    Args:
+        rate_in, rate_out: Hz.
+        channels: channels of every chunk.
+        quality: soxr quality, "QQ", "LQ", "MQ", "HQ" or "VHQ".
+    """
+
+    def __init__(self, rate_in: int, rate_out: int, channels: int = 1, quality: str = "HQ") -> None:
+        import soxr
+
+        self._make = lambda: soxr.ResampleStream(rate_in, rate_out, channels, dtype="float32", quality=quality)
+        self.channels = channels
+        self._stream = self._make()
+        self.hold_samples = _measure_hold(self._make(), rate_in, channels)
+
+    def reset(self) -> None:
+        self._stream.clear()
+
+    def process(self, chunk: np.ndarray) -> np.ndarray:
+        # soxr wants [n, C]; the transpose copies (worker thread, never the audio callback)
+        y = self._stream.resample_chunk(np.ascontiguousarray(chunk.T))
+        return y.reshape(-1, self.channels).T
+
+    def flush(self) -> np.ndarray:
+        y = self._stream.resample_chunk(np.zeros((0, self.channels), np.float32), last=True)
+        return y.reshape(-1, self.channels).T
+
+
+def _measure_hold(probe, rate_in: int, channels: int) -> int:
+    """Input samples a fresh soxr stream holds back before its first output (one-off)."""
+    step = 32
+    zeros = np.zeros((step, channels), np.float32)
+    for fed in range(step, 10 * rate_in, step):
+        if len(probe.resample_chunk(zeros)):
+            return fed
+    return 0
+
+
+LOW_LATENCY = "low-latency"
+"""Resampler quality name for ``StreamingResampler`` (live use); others are soxr's."""
+
+
+def make_resampler(rate_in: int, rate_out: int, channels: int, quality: str):
+    """``StreamingResampler`` for ``quality == "low-latency"``, else ``SoxrResampler``."""
+    if quality == LOW_LATENCY:
+        return StreamingResampler(rate_in, rate_out, channels)
+    return SoxrResampler(rate_in, rate_out, channels, quality)
