@@ -98,11 +98,11 @@ class FileHost:
         next_status = int(status_every * info.sample_rate)
         try:
             with sf.SoundFile(str(self.path)) as f:
-                for chunk in f.blocks(blocksize=self.block, dtype="float32", always_2d=True):
+                for chunk in _host_blocks(f, self.block):
                     if stop is not None and stop():
                         break
-                    engine.push(np.ascontiguousarray(chunk.T))
-                    frames += chunk.shape[0]
+                    engine.push(chunk)
+                    frames += chunk.shape[1]
                     if frames >= next_status:
                         next_status += int(status_every * info.sample_rate)
                         engine.send_status(self._status(engine, frames))
@@ -127,6 +127,23 @@ class FileHost:
         algorithmic = max((r["algorithmic_ms"] for r in engine.latency_report()), default=0.0)
         return {"xruns": 0, "missed_hops": 0, "cpu_load": engine.stats.push_seconds / audio,
                 "latency_ms": algorithmic + 1000.0 * self.block / self.info.sample_rate}
+
+
+READ_FRAMES = 16384
+"""Frames per file read. soundfile seeks around every read (costly for FLAC), so the host reads
+large chunks and slices them into host blocks."""
+
+
+def _host_blocks(f, block: int):
+    """Yield ``[C, block]`` float32 arrays (the last may be shorter) read sequentially from ``f``."""
+    size = max(block, (READ_FRAMES // block) * block)
+    while True:
+        data = f.read(size, dtype="float32", always_2d=True)
+        if not len(data):
+            return
+        data = np.ascontiguousarray(data.T)
+        for start in range(0, data.shape[1], block):
+            yield data[:, start:start + block]
 
 
 def _sleep_until(deadline: float) -> None:
