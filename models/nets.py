@@ -20,6 +20,7 @@ from torch import Tensor
 from .codec import CodecConfig, StreamingCodec
 from .conv import TCN, CausalConv1d, pointwise_conv
 from .frontend import CQTConfig, LogMelConfig, StreamingCQT, StreamingLogMel
+from .pitch import PitchTCN, PitchTCNConfig
 from .rnn import StreamingGRU, StreamingLSTM
 from .rvq import ResidualVectorQuantizer, RVQConfig
 from .streaming import ModelOutput, State, StreamingModel, StreamingModule, StreamingSequential, sub_state, with_prefix
@@ -153,6 +154,7 @@ FAMILIES: dict[str, tuple[type, type]] = {
     "frame": (FrameModelConfig, FrameModel),
     "rvq": (RVQCoderConfig, RVQCoder),
     "codec": (CodecConfig, CodecModel),
+    "pitch_tcn": (PitchTCNConfig, PitchTCN),  # models/pitch.py (issue #6)
 }
 """family name -> (config dataclass, model class); checkpoints store the family and config."""
 

@@ -9,10 +9,11 @@ class UnknownTaskError(ValueError):
 
 
 TASKS = {
+    "pitch": "neural pitch (pitch-tcn, streaming TCN, 5 ms hop, 10 ms latency); events f0_hz/voiced/confidence",
     "yin": "YIN pitch (DSP baseline, numba); events f0_hz/voiced/confidence",
     "model": "any exported model given with --model, raw outputs as events",
 }
-DEFAULT_TASK = "yin"
+DEFAULT_TASK = "pitch"  # the shipped pitch-tcn; without it, --task pitch says "use --task yin"
 
 
 def build_processor(task: str, model: str | None = None) -> Processor:
@@ -26,6 +27,8 @@ def build_processor(task: str, model: str | None = None) -> Processor:
         from .yin import YinProcessor
 
         return YinProcessor()
+    if task == "pitch":
+        return _pitch_processor(model)
     if task == "model":
         if not model:
             raise UnknownTaskError("--task model needs --model NAME|PATH")
@@ -36,3 +39,24 @@ def build_processor(task: str, model: str | None = None) -> Processor:
         return ModelProcessor(StreamingSession(resolve_model(model)))
     known = ", ".join(sorted(TASKS))
     raise UnknownTaskError(f"unknown task {task!r}: choose one of {known}")
+
+
+PITCH_MODEL = "pitch-tcn"
+"""Zoo name of the model ``--task pitch`` streams when no ``--model`` is given."""
+
+
+def _pitch_processor(model: str | None) -> Processor:
+    """``PitchProcessor`` over ``model`` (default: the shipped pitch-tcn).
+
+    Raises:
+        UnknownTaskError: no model given and none shipped.
+    """
+    from ..session import StreamingSession
+    from ..zoo import resolve_model, zoo_models
+    from .pitch import PitchProcessor
+
+    if not model:
+        if PITCH_MODEL not in {p.stem for p in zoo_models()}:
+            raise UnknownTaskError(f"no pitch model shipped ({PITCH_MODEL}.onnx missing from rtmir/zoo); use --task yin")
+        model = PITCH_MODEL
+    return PitchProcessor(StreamingSession(resolve_model(model)))

@@ -1,0 +1,154 @@
+"""Neural pitch processor (``--task pitch``): a streamed salience model + a vectorised decoder.
+
+The model (``rtmir/zoo/pitch-tcn.onnx``, trained by ``training/pitch``) gives per hop a
+``salience [1, n_bins, frames]`` over log-spaced pitch bins (the card's labels are the bin
+centres in Hz) and a ``voicing [1, 1, frames]`` probability. The decoder turns each frame into:
+
+- ``f0_hz``: the salience-weighted mean, in cents, of the ``2 * radius + 1`` bins around the
+  peak (CREPE's local average), given even when unvoiced;
+- ``confidence``: the voicing probability;
+- ``voiced``: ``confidence >= voicing_threshold`` (chosen on validation, adjustable live:
+  ``set_param("voicing_threshold", v)`` <- ``/rtmir/ctl/pitch/voicing_threshold``).
+
+Events (task "pitch") carry the same fields as YIN's, stamped with the instant each frame
+describes: ``(end of its hop - latency_samples) / sample_rate``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.processor import Event, ProcessSpec, Processor
+from ..session import StreamingSession
+
+DEFAULT_VOICING_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class PitchDecoderConfig:
+    """Decoder settings.
+
+    Attributes:
+        radius_bins: bins each side of the peak in the weighted average (4 = +-80 cents).
+        voicing_threshold: voicing probability at or above which a frame is voiced (left at
+            the default, the model card's ``evaluation.voicing_threshold`` is used if present).
+    """
+
+    radius_bins: int = 4
+    voicing_threshold: float = DEFAULT_VOICING_THRESHOLD
+
+
+def decode_salience(salience: np.ndarray, bin_cents: np.ndarray, radius_bins: int = 4
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Local weighted average around the peak of every frame, all frames at once.
+
+    The window is ``peak +- radius_bins``, narrowed symmetrically at the ends of the grid.
+
+    Args:
+        salience: ``[n_bins, frames]`` non-negative (probabilities).
+        bin_cents: ``[n_bins]`` bin centres in cents (any fixed reference, e.g. 10 Hz).
+        radius_bins: bins each side of the peak to average over.
+
+    Returns:
+        ``(cents [frames], peak [frames])``: the weighted mean in cents (NaN where the window
+        holds no salience at all) and the peak salience.
+    """
+    n_bins, frames = salience.shape
+    cols = np.arange(frames)
+    peak_bin = salience.argmax(axis=0)  # [frames]
+    peak = salience[peak_bin, cols]
+    offsets = np.arange(-radius_bins, radius_bins + 1)[:, None]  # [2r+1, 1]
+    # near the ends of the grid the window shrinks symmetrically, so it cannot pull inwards
+    reach = np.minimum(peak_bin, n_bins - 1 - peak_bin)
+    inside = np.abs(offsets) <= reach  # [2r+1, frames]
+    idx = np.clip(peak_bin + offsets, 0, n_bins - 1)  # [2r+1, frames]
+    weights = salience[idx, cols] * inside
+    total = weights.sum(axis=0)
+    empty = total <= 0
+    cents = (weights * bin_cents[idx]).sum(axis=0) / np.where(empty, 1.0, total)
+    cents[empty] = np.nan
+    return cents, peak
+
+
+def cents_to_hz(cents: np.ndarray, ref_hz: float = 10.0) -> np.ndarray:
+    """Cents above ``ref_hz`` -> Hz (NaN stays NaN)."""
+    return ref_hz * np.exp2(np.asarray(cents) / 1200.0)
+
+
+def hz_to_cents(hz: np.ndarray, ref_hz: float = 10.0) -> np.ndarray:
+    """Hz -> cents above ``ref_hz``."""
+    return 1200.0 * np.log2(np.asarray(hz, dtype=np.float64) / ref_hz)
+
+
+class PitchProcessor(Processor):
+    """A pitch model streamed by a ``StreamingSession``, decoded to f0/voiced/confidence events.
+
+    Args:
+        session: an opened session of a model whose card has task "pitch" and outputs
+            ``salience`` (labels = bin centres in Hz) and ``voicing``.
+        config: decoder settings; ``voicing_threshold`` can change live.
+
+    Raises:
+        ValueError: the model's card does not describe a pitch model.
+    """
+
+    task = "pitch"
+    channels = 1
+
+    def __init__(self, session: StreamingSession, config: PitchDecoderConfig = PitchDecoderConfig()) -> None:
+        card = session.card
+        names = {o.name: o for o in card.outputs}
+        if card.task != "pitch" or "salience" not in names or "voicing" not in names:
+            raise ValueError(f"model {card.name} is not a pitch model (task {card.task!r}, outputs {sorted(names)})")
+        labels = names["salience"].labels
+        if not labels:
+            raise ValueError(f"model {card.name}: salience output has no bin frequencies as labels")
+        self.session = session
+        self.config = config
+        self.sample_rate = card.sample_rate
+        self.channels = card.channels
+        self.hop_size = card.hop
+        self.latency_samples = card.latency_samples
+        self.bin_cents = hz_to_cents(np.array([float(f) for f in labels]))
+        # the threshold chosen on validation travels in the card; an explicit config wins
+        chosen = card.evaluation.get("voicing_threshold")
+        default = config.voicing_threshold == DEFAULT_VOICING_THRESHOLD and chosen is not None
+        self._threshold = float(chosen if default else config.voicing_threshold)
+
+    def prepare(self, spec: ProcessSpec) -> None:
+        if spec.sample_rate != self.sample_rate or spec.channels != self.channels:
+            raise ValueError(f"pitch model needs {self.sample_rate} Hz mono, got {spec.sample_rate} Hz × {spec.channels} ch")
+        self.reset()
+        # warm up onnxruntime (first-run allocations) here, never in process()
+        self.session.process(np.zeros((self.channels, self.hop_size), np.float32))
+        self.reset()
+
+    def reset(self) -> None:
+        self.session.reset()
+
+    def decode(self, salience: np.ndarray, voicing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``salience [n_bins, T]``, ``voicing [T]`` -> ``(f0_hz, voiced, confidence)``, each ``[T]``."""
+        cents, _ = decode_salience(salience, self.bin_cents, self.config.radius_bins)
+        f0 = cents_to_hz(cents)
+        f0[np.isnan(f0)] = 0.0
+        return f0, voicing >= self._threshold, voicing
+
+    def process(self, block: np.ndarray, t0: int, out: np.ndarray | None = None) -> list[Event]:
+        outs = self.session.process(block)
+        f0, voiced, conf = self.decode(outs["salience"][0], outs["voicing"][0, 0])
+        hop, sr, task = self.hop_size, self.sample_rate, self.task
+        first = t0 + hop - self.latency_samples  # instant described by this chunk's first frame
+        skip = 0 if first >= 0 else min(len(f0), -(first // hop))  # frames describing t < 0
+        return [Event(task, (first + hop * k) / sr, {"f0_hz": f, "voiced": v, "confidence": c})
+                for k, f, v, c in zip(range(skip, len(f0)), f0[skip:].tolist(), voiced[skip:].tolist(),
+                                      conf[skip:].tolist())]
+
+    def set_param(self, name: str, value: float) -> None:
+        if name == "voicing_threshold":
+            self._threshold = float(value)
+        else:
+            raise KeyError(f"pitch has no parameter {name!r} (voicing_threshold)")
+
+    def params(self) -> dict[str, float]:
+        return {"voicing_threshold": self._threshold}

@@ -1,0 +1,113 @@
+"""training.pitch.metrics: mir_eval.melody on synthetic reference/estimate pairs, and the causal
+re-timing (a known look-ahead costs exactly the frames it should)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.pitch.eval_metrics import Track, label_times, on_grid, retime, score_frames, score_track
+
+
+def melody(n_notes: int = 10, note_frames: int = 20, gap_frames: int = 0) -> np.ndarray:
+    """Label f0 at 100 frames/s: notes alternating 220/330 Hz, each followed by a gap."""
+    notes = []
+    for i in range(n_notes):
+        notes += [[220.0, 330.0][i % 2]] * note_frames + [0.0] * gap_frames
+    return np.array(notes)
+
+
+def perfect_track(ref: np.ndarray, shift_s: float = 0.0) -> Track:
+    """An estimate equal to the labels, describing the label instants (+ shift)."""
+    return Track(label_times(len(ref)) + shift_s, ref.copy(), ref > 0, (ref > 0).astype(float))
+
+
+def test_perfect_estimate_scores_one():
+    ref = melody(gap_frames=5)
+    s = score_track(ref, perfect_track(ref), lookahead_s=0.0, causal=False)
+    assert s.raw_pitch_accuracy == s.raw_chroma_accuracy == s.voicing_recall == s.overall_accuracy == 1.0
+    assert s.voicing_false_alarm == 0.0
+
+
+def test_octave_error_keeps_chroma_only():
+    ref = melody(gap_frames=5)
+    s = score_frames(ref, 2 * ref, ref > 0)
+    assert s.raw_pitch_accuracy == 0.0
+    assert s.raw_chroma_accuracy == 1.0
+    assert s.voicing_recall == 1.0
+
+
+def test_unvoiced_decision_lowers_recall_not_raw_pitch():
+    ref = melody()
+    voiced = ref > 0
+    voiced[::2] = False  # half the voiced frames called unvoiced, with the right pitch guess
+    s = score_frames(ref, ref, voiced)
+    assert s.voicing_recall == pytest.approx(0.5)
+    assert s.raw_pitch_accuracy == 1.0  # mir_eval: raw pitch ignores the voicing decision
+    assert s.overall_accuracy == pytest.approx(0.5)
+
+
+def test_false_alarm_counts_voiced_estimates_on_unvoiced_frames():
+    ref = melody(gap_frames=10)  # 20 voiced, 10 unvoiced per note
+    s = score_frames(ref, np.where(ref > 0, ref, 100.0), np.ones(len(ref), bool))
+    assert s.voicing_false_alarm == 1.0
+    assert s.voicing_recall == 1.0
+    assert s.overall_accuracy == pytest.approx(2 / 3)
+
+
+LOOKAHEADS = {"0ms": (0.0, 1.0), "50ms": (0.05, 0.75), "100ms": (0.1, 0.5), "190ms": (0.19, 0.05)}
+
+
+@pytest.mark.parametrize("lookahead_s, expected_rpa", LOOKAHEADS.values(), ids=list(LOOKAHEADS))
+def test_causal_retiming_costs_the_lookahead(lookahead_s, expected_rpa):
+    # notes of 20 frames: an estimate L late is wrong on the first L/10ms frames of each note
+    ref = melody(n_notes=10, note_frames=20)
+    track = perfect_track(ref)
+    assert score_track(ref, track, lookahead_s, causal=False).raw_pitch_accuracy == 1.0
+    causal = score_track(ref, track, lookahead_s, causal=True)
+    assert causal.raw_pitch_accuracy == pytest.approx(expected_rpa)
+
+
+def test_causal_score_of_a_whole_file_method_is_none():
+    ref = melody()
+    assert score_track(ref, perfect_track(ref), lookahead_s=None, causal=True) is None
+
+
+def test_hold_never_uses_an_estimate_before_it_arrives():
+    track = Track(np.array([0.015, 0.035]), np.array([100.0, 200.0]), np.array([True, True]), np.ones(2))
+    f0, voiced = on_grid(track, np.array([0.0, 0.01, 0.02, 0.03, 0.04]), "hold")
+    np.testing.assert_array_equal(f0, [0, 0, 100, 100, 200])
+    np.testing.assert_array_equal(voiced, [False, False, True, True, True])
+    f0, _ = on_grid(track, np.array([0.0, 0.01, 0.02, 0.03, 0.04]), "nearest")
+    np.testing.assert_array_equal(f0, [100, 100, 100, 200, 200])
+
+
+def test_retime_shifts_times_only():
+    track = perfect_track(melody())
+    late = retime(track, 0.032)
+    np.testing.assert_allclose(late.times - track.times, 0.032)
+    np.testing.assert_array_equal(late.f0_hz, track.f0_hz)
+
+
+def test_offline_alignment_is_independent_of_the_estimate_hop():
+    # an estimate at 16 ms steps (SwiftF0's hop) of a constant tone scores 1 offline
+    ref = np.full(300, 440.0)
+    t = np.arange(0, 3.0, 0.016)
+    s = score_track(ref, Track(t, np.full(len(t), 440.0), np.ones(len(t), bool), np.ones(len(t))), 0.176, False)
+    assert s.raw_pitch_accuracy == 1.0 and s.voicing_recall == 1.0
+
+
+def test_training_numpy_scorer_agrees_with_mir_eval():
+    # training.pitch.metrics (the training loop's numpy scorer) against this module's mir_eval
+    from training.pitch import metrics as fast
+
+    rng = np.random.default_rng(6)
+    ref = melody(n_notes=20, note_frames=15, gap_frames=5)
+    est = ref * 2 ** (rng.normal(0, 0.6, len(ref)) / 12)  # some within 50 cents, some not
+    est[rng.random(len(ref)) < 0.1] *= 2  # octave errors
+    est[rng.random(len(ref)) < 0.1] = 0.0  # no pitch at all
+    est[ref == 0] = rng.uniform(100, 400, (ref == 0).sum())
+    voiced = (rng.random(len(ref)) < 0.8) & (est > 0)
+    ours, theirs = score_frames(ref, est, voiced), fast.score_frames(ref, est, voiced)
+    for mine, key in (("raw_pitch_accuracy", "rpa"), ("raw_chroma_accuracy", "rca"), ("voicing_recall", "vr"),
+                      ("voicing_false_alarm", "vfa"), ("overall_accuracy", "oa")):
+        assert getattr(ours, mine) == pytest.approx(theirs[key], abs=1e-12), mine

@@ -1,0 +1,73 @@
+"""The training configuration: a frozen dataclass, read from a JSON file (no code executed)."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from export.checkpoint import CheckpointError, config_from_dict
+from models.pitch import PitchTCNConfig
+
+
+@dataclass(frozen=True)
+class AugmentRanges:
+    """On-the-fly augmentation of each training crop (order: EQ -> reverb -> noise -> gain)."""
+
+    eq_prob: float = 0.5  # 3-band EQ (training.synth.augment.equalize)
+    eq_db: tuple[float, float] = (-9.0, 9.0)  # band gains, dB
+    reverb_prob: float = 0.35  # synthetic room (training.synth.augment.room_impulse_response)
+    rt60_s: tuple[float, float] = (0.2, 1.5)
+    drr_db: tuple[float, float] = (-3.0, 12.0)
+    noise_prob: float = 0.6  # coloured noise (white, pink, brown, blue)
+    snr_db: tuple[float, float] = (0.0, 35.0)
+    level_dbfs: tuple[float, float] = (-40.0, -3.0)  # peak level of the crop after everything
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on (stored in the checkpoint and the card)."""
+
+    model: PitchTCNConfig = field(default_factory=PitchTCNConfig)
+    train_dir: str = "/work/data/pitch/train"  # python -m training.synth --kind mono --split train
+    val_dir: str = "/work/data/pitch/val-msg"  # python -m training.synth --kind mono --split val
+    cache_dir: str = "/work/data/pitch/cache"  # 16 kHz clips as .npz (rebuilt when missing)
+    out_dir: str = "/work/data/pitch/run"  # checkpoints and the log
+    seed: int = 0
+    crop_s: float = 2.0  # training crop, seconds (a multiple of 10 ms)
+    batch_size: int = 16
+    lr: float = 2e-3  # AdamW peak learning rate
+    weight_decay: float = 1e-4
+    warmup_steps: int = 200  # linear warm-up, then cosine decay over the time budget
+    max_minutes: float = 50.0  # wall-clock training budget (validation included)
+    max_steps: int = 1_000_000  # step limit (the smoke test uses it)
+    blur_cents: float = 25.0  # std of the Gaussian salience target
+    salience_weight: float = 20.0  # x mean BCE over bins (voiced frames)
+    voicing_weight: float = 1.0  # x voicing BCE (all frames)
+    init_checkpoint: str = ""  # start from these weights (same model config), e.g. to fine-tune
+    val_every_minutes: float = 6.0  # periodic validation
+    val_clips: int = 48  # clips of val_dir used for periodic validation (all for the final one)
+    patience: int = 4  # stop after this many validations without a better score
+    threads: int = 2  # torch.set_num_threads
+    loader_workers: int = 1  # DataLoader processes doing the augmentation
+    augment: AugmentRanges = field(default_factory=AugmentRanges)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a ``TrainConfig`` from JSON (fields left out keep their defaults).
+
+    Raises:
+        ValueError: not JSON, or a field unknown to the config (typos are errors).
+    """
+    try:
+        raw = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read config {path}: {exc}") from exc
+    try:
+        return config_from_dict(TrainConfig, raw)
+    except (CheckpointError, TypeError) as exc:
+        raise ValueError(f"config {path}: {exc}") from exc
+
+
+def config_json(config: TrainConfig) -> str:
+    """The config as JSON (what the run used, every field)."""
+    return json.dumps(asdict(config), indent=1)

@@ -1,0 +1,141 @@
+"""Figures of an exported pitch model, measured through the runtime (no torch).
+
+    python -m training.pitch.measure rtmir/zoo/pitch-tcn.onnx --val /work/data/pitch/val-msg \
+        --json /work/data/pitch/measure.json
+
+Every clip of the validation folder (MuseScore_General), under each condition of
+``data.degrade`` (clean, white and pink noise at 10 dB SNR, a 1 s room), is streamed through
+``PitchProcessor`` + ``BlockAdapter`` exactly as ``rtmir stream`` runs it at 16 kHz (host
+block 1024). Events are scored where their instant falls on a label frame (10 ms grid) with
+``metrics.score_frames``. The voicing threshold is the card's unless ``--threshold`` is given;
+``--choose-threshold N`` picks the best-OA threshold on the first N clean clips first.
+``--cpu-files LONG SHORT`` also times ``rtmir stream --task pitch --block 1024`` (CPU seconds of
+the child process per second of audio, start-up subtracted).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+
+import numpy as np
+
+from rtmir import BlockAdapter, ProcessSpec
+from rtmir.session import StreamingSession
+from rtmir.tasks.pitch import PitchDecoderConfig, PitchProcessor
+
+from .data import SAMPLE_RATE, degrade, load_split
+from .metrics import score_frames
+
+CONDITIONS = ("clean", "white10", "pink10", "reverb")
+
+
+def stream_events(proc: PitchProcessor, audio: np.ndarray, block: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stream one clip through a fresh processor; ``(t, f0_hz, confidence, voiced)`` per event."""
+    adapter = BlockAdapter(proc)
+    adapter.prepare(ProcessSpec(SAMPLE_RATE, block, 1))
+    events = []
+    for i in range(0, len(audio), block):
+        events += adapter.push(audio[None, i:i + block])
+    t = np.array([e.t for e in events])
+    f0 = np.array([e.values["f0_hz"] for e in events])
+    conf = np.array([e.values["confidence"] for e in events])
+    voiced = np.array([e.values["voiced"] for e in events])
+    return t, f0, conf, voiced
+
+
+def label_grid(t: np.ndarray, f0_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of events on the 10 ms label grid and their reference f0."""
+    pos = t * 100
+    idx = np.round(pos).astype(np.int64)
+    keep = (np.abs(pos - idx) < 1e-6) & (idx >= 0) & (idx < len(f0_labels))
+    return np.nonzero(keep)[0], f0_labels[idx[keep]]
+
+
+def collect(path: str, clips, kind: str, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per clip: (reference f0, estimated f0, confidence) on the label grid."""
+    proc = PitchProcessor(StreamingSession(path))
+    out = []
+    for i, (x, lab) in enumerate(zip(clips.audio, clips.f0)):
+        t, f0, conf, _ = stream_events(proc, degrade(x, kind, seed + i))
+        idx, ref = label_grid(t, lab)
+        out.append((ref, f0[idx], conf[idx]))
+    return out
+
+
+def pooled(rows, threshold: float) -> dict[str, float]:
+    ref = np.concatenate([r for r, _, _ in rows])
+    est = np.concatenate([e for _, e, _ in rows])
+    conf = np.concatenate([c for _, _, c in rows])
+    return score_frames(ref, est, conf >= threshold)
+
+
+def child_cpu_seconds(cmd: list[str]) -> float:
+    """User + system CPU seconds of one child process run to completion."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, check=True, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def stream_cpu(model: str, long_file: str, short_file: str, block: int = 1024, runs: int = 3) -> dict[str, float]:
+    """CPU seconds per second of audio of ``rtmir stream --task pitch`` on ``long_file``, with
+    the start-up cost (imports, session, warm-up: measured on ``short_file``) subtracted; best of
+    ``runs`` (the machine is shared)."""
+    import soundfile as sf
+
+    def cmd(f: str) -> list[str]:
+        return [sys.executable, "-m", "rtmir", "stream", f, "--task", "pitch", "--model", model, "--block", str(block)]
+
+    long_s, short_s = sf.info(long_file).duration, sf.info(short_file).duration
+    total = min(child_cpu_seconds(cmd(long_file)) for _ in range(runs))
+    start = min(child_cpu_seconds(cmd(short_file)) for _ in range(runs))
+    return {"audio_s": long_s, "cpu_s_total": total, "cpu_s_startup": start,
+            "cpu_s_per_audio_s": (total - start) / (long_s - short_s), "cpu_s_per_audio_s_with_startup": total / long_s}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.pitch.measure", description=__doc__.splitlines()[0])
+    ap.add_argument("model", help="an exported pitch .onnx")
+    ap.add_argument("--val", default="/work/data/pitch/val-msg", help="a training.synth mono val folder")
+    ap.add_argument("--cache", default="/work/data/pitch/cache", help="16 kHz clip cache folder")
+    ap.add_argument("--clips", type=int, default=None, help="first N clips only")
+    ap.add_argument("--conditions", default=",".join(CONDITIONS))
+    ap.add_argument("--threshold", type=float, help="voicing threshold (default: the card's)")
+    ap.add_argument("--choose-threshold", type=int, default=0, metavar="N",
+                    help="choose the best-OA threshold on the first N clean clips (0: don't)")
+    ap.add_argument("--cpu-files", nargs=2, metavar=("LONG", "SHORT"),
+                    help="also measure rtmir stream's CPU s per s of audio on LONG (start-up from SHORT)")
+    ap.add_argument("--json", help="write the figures here")
+    args = ap.parse_args(argv)
+    clips = load_split(args.val, args.cache, args.clips)
+    proc = PitchProcessor(StreamingSession(args.model))
+    threshold = args.threshold if args.threshold is not None else proc.params()["voicing_threshold"]
+    report: dict = {"model": args.model, "clips": len(clips.audio), "val": args.val}
+    cache: dict[str, list] = {}
+    if args.choose_threshold:
+        cache["clean"] = collect(args.model, clips, "clean")
+        sweep = {round(float(th), 2): pooled(cache["clean"][:args.choose_threshold], th)["oa"]
+                 for th in np.arange(0.05, 0.96, 0.05)}
+        threshold = max(sweep, key=sweep.get)
+        report["threshold_sweep_oa"] = sweep
+    report["voicing_threshold"] = threshold
+    for kind in args.conditions.split(","):
+        rows = cache.get(kind) or collect(args.model, clips, kind)
+        report[kind] = pooled(rows, threshold)
+        s = report[kind]
+        print(f"{kind:8s} rpa {s['rpa']:.4f} rca {s['rca']:.4f} oa {s['oa']:.4f} vr {s['vr']:.4f} vfa {s['vfa']:.4f}",
+              flush=True)
+    if args.cpu_files:
+        report["cpu"] = stream_cpu(args.model, *args.cpu_files)
+        print(f"cpu: {report['cpu']['cpu_s_per_audio_s']:.4f} s per s of audio (start-up excluded)", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""A small numpy scorer for melody/f0 tracking (mir_eval's definitions, 50-cent tolerance).
+
+Frames are scored where a reference label exists. Estimates give an f0 (Hz, > 0 whenever the
+model has one, also on frames it calls unvoiced) and a voicing decision per frame:
+
+- raw pitch accuracy (RPA): reference-voiced frames whose estimated f0 is within 50 cents;
+- raw chroma accuracy (RCA): the same, octave errors forgiven;
+- overall accuracy (OA): frames where voicing is right and, if voiced, the pitch is too;
+- voicing recall (VR) and voicing false alarm (VFA).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def score_frames(ref_hz: np.ndarray, est_hz: np.ndarray, est_voiced: np.ndarray, tolerance_cents: float = 50.0
+                 ) -> dict[str, float]:
+    """Score aligned frames (all ``[T]``; ``ref_hz`` 0 = unvoiced).
+
+    Returns:
+        ``{"rpa", "rca", "oa", "vr", "vfa", "frames", "voiced_frames"}`` (NaN where undefined).
+    """
+    ref_hz, est_hz = np.asarray(ref_hz, np.float64), np.asarray(est_hz, np.float64)
+    est_voiced = np.asarray(est_voiced, bool)
+    ref_v = ref_hz > 0
+    has_est = est_hz > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = 1200.0 * np.abs(np.log2(np.where(has_est & ref_v, est_hz, 1.0) / np.where(ref_v, ref_hz, 1.0)))
+    pitch_ok = ref_v & has_est & (diff <= tolerance_cents)
+    chroma = np.abs(diff - 1200.0 * np.round(diff / 1200.0))
+    chroma_ok = ref_v & has_est & (chroma <= tolerance_cents)
+    n_v, n_u = int(ref_v.sum()), int((~ref_v).sum())
+    nan = float("nan")
+    return {
+        "rpa": float(pitch_ok.sum() / n_v) if n_v else nan,
+        "rca": float(chroma_ok.sum() / n_v) if n_v else nan,
+        "oa": float(((ref_v & est_voiced & pitch_ok).sum() + (~ref_v & ~est_voiced).sum()) / len(ref_hz)) if len(ref_hz) else nan,
+        "vr": float((ref_v & est_voiced).sum() / n_v) if n_v else nan,
+        "vfa": float((~ref_v & est_voiced).sum() / n_u) if n_u else nan,
+        "frames": int(len(ref_hz)), "voiced_frames": n_v,
+    }
+
+
+def on_label_grid(f0_labels: np.ndarray, instants_s: np.ndarray, label_rate: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Pick the output frames whose described instant falls on a label frame.
+
+    Returns:
+        ``(frame indices [M], reference f0 [M])`` (no interpolated references are scored).
+    """
+    pos = np.asarray(instants_s) * label_rate
+    idx = np.round(pos).astype(np.int64)
+    keep = (np.abs(pos - idx) < 1e-6) & (idx >= 0) & (idx < len(f0_labels))
+    return np.nonzero(keep)[0], np.asarray(f0_labels)[idx[keep]]
