@@ -67,6 +67,21 @@ def json_section(path: Path) -> str:
     return head + compute_table(rows)
 
 
+def _as_section(text: str) -> str:
+    """Demote a fragment's headings one level if it starts with a page title (``# ``), so every
+    fragment is a ``##`` section of BENCHMARKS.md; lines inside code fences are left alone."""
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip()), "")
+    if not first.startswith("# "):
+        return text
+    out, fenced = [], False
+    for line in lines:
+        if line.startswith("```"):
+            fenced = not fenced
+        out.append("#" + line if line.startswith("#") and not fenced else line)
+    return "\n".join(out) + "\n"
+
+
 def render() -> str:
     """The whole BENCHMARKS.md text."""
     parts = [
@@ -81,7 +96,7 @@ def render() -> str:
     names = [n for n in ORDER if (RESULTS / n).exists()]
     names += sorted(p.name for p in RESULTS.glob("*.md") if p.name not in ORDER)
     for name in names:
-        parts.append((RESULTS / name).read_text().rstrip() + "\n")
+        parts.append(_as_section((RESULTS / name).read_text()).rstrip() + "\n")
     return "\n".join(parts)
 
 

@@ -14,12 +14,16 @@ from . import commands
 def run_live(args) -> int:
     """Run until Ctrl-C, SIGTERM, ``--seconds``, or the device is lost (→ ``commands.DeviceLost``)."""
     commands.check_block(args.block)
+    if args.deadline_ms is not None and args.deadline_ms <= 0:
+        raise commands.UsageError(f"--deadline-ms must be positive, got {args.deadline_ms}")
+    policy = commands.parse_miss_policy(args.miss_policy)
     processors = commands.build_processors(args)
     host = LiveHost(device=_device(args.device), block=args.block, sample_rate=args.sample_rate,
-                    channels=args.channels)
+                    channels=args.channels, deadline_ms=args.deadline_ms)
     sinks = commands.build_sinks(args, None)
     display = None if args.no_display or not sys.stderr.isatty() else DisplaySink()
-    engine = Engine(processors, sinks + ([display] if display else []), control=commands.build_control(args))
+    engine = Engine(processors, sinks + ([display] if display else []), control=commands.build_control(args),
+                    miss_policy=policy)
     deadline = time.monotonic() + args.seconds if args.seconds else None
     stop = (lambda: time.monotonic() >= deadline) if deadline else None
     try:

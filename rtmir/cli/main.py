@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels", type=int, default=1, help="input channels (default 1)")
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
     p.add_argument("--no-display", action="store_true", help="no terminal display")
+    p.add_argument("--miss-policy", default="skip", metavar="P",
+                   help="what a hop the worker is too late for yields: skip, hold or dry, or TASK=P,... (default skip)")
+    p.add_argument("--deadline-ms", type=float, metavar="MS",
+                   help="a block older than this is missed (default: none for event-only runs)")
 
     p = sub.add_parser("bench", help="latency benchmark: compute per hop, end to end through JACK, load test")
     p.add_argument("--task", action="append", metavar="T", help="processor to measure (repeatable: a set run side by side)")
