@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rtmir.bench.jack import bare_passthrough as _bare_passthrough
 from jack_tools import PERIOD, RATE, CaptureSink, OscReceiver, Player, Recorder, RmsProcessor, wait_for
 from rtmir.core.engine import Engine
 from rtmir.hosts.live_host import AudioDeviceError, DeviceLostError, LiveHost  # noqa: F401
@@ -136,24 +137,8 @@ XRUN_MARGIN = 25
 
 
 def bare_passthrough(seconds: float) -> dict:
-    """The baseline: a plain duplex sounddevice stream whose callback copies in → out."""
-    import sounddevice as sd
-
-    times = np.zeros(int(seconds * RATE / PERIOD) + 1000)
-    counts = {"callbacks": 0, "xruns": 0}
-
-    def callback(indata, outdata, frames, time_info, status):
-        if status:
-            counts["xruns"] += 1
-        outdata[:] = indata
-        if counts["callbacks"] < len(times):
-            times[counts["callbacks"]] = time.perf_counter()
-        counts["callbacks"] += 1
-
-    with sd.Stream(samplerate=RATE, blocksize=PERIOD, channels=1, dtype="float32", callback=callback):
-        time.sleep(seconds)
-    d = np.diff(times[:min(counts["callbacks"], len(times))]) * 1000.0
-    return {**counts, "callback_jitter_ms": float(d.std()), "callback_interval_ms": float(d.mean())}
+    """The baseline: a plain duplex stream copying in → out (shared with ``rtmir bench``)."""
+    return _bare_passthrough(seconds, RATE, PERIOD)
 
 
 def test_realtime_xruns_relative_to_bare_stream(jack_server, record_property):
