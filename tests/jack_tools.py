@@ -9,7 +9,6 @@ handler asserts (``pa_jack.c: Terminate: Assertion `err == 0'``) and aborts the 
 from __future__ import annotations
 
 import functools
-import time
 
 import numpy as np
 import pytest
@@ -43,13 +42,7 @@ Player = functools.partial(_jack.Player, server=SERVER)
 Recorder = functools.partial(_jack.Recorder, server=SERVER)
 
 
-def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 0.01) -> None:
-    """Poll until ``predicate()``; AssertionError naming ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(poll_s)
+wait_for = _jack.wait_for  # one copy: rtmir/bench/jack.py (raises TimeoutError)
 
 
 class RmsProcessor(Processor):
