@@ -22,8 +22,9 @@ low notes, never lookahead. Training aligns its targets with that instant::
 
 Features per frame: for each window, ``log(|rfft|^2 + floor)`` of the Hann-windowed frame up to
 ``max_hz``, minus the frame's mean over all kept bins (gain invariance), plus that mean / 10 as
-one level feature. A 1x1 projection, a dilated residual TCN (``ResidualBlock``s) and a 1x1
-head give n_bins salience logits and one voicing logit.
+one level feature. A 1x1 projection (plus, with ``front_hidden``, a per-frame MLP branch: the
+nonlinear harmonic templates a linear map of the log spectrum cannot form), a dilated residual
+TCN (``ResidualBlock``s) and a 1x1 head give n_bins salience logits and one voicing logit.
 """
 from __future__ import annotations
 
@@ -155,6 +156,7 @@ class PitchTCNConfig:
     kernel_size: int = 3  # TCN taps
     dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32)  # one residual block each (RF 127 frames = 0.635 s)
     n_bins: int = N_BINS  # salience bins (20 cents from C1)
+    front_hidden: int = 0  # >0: a per-frame MLP branch (features -> hidden -> ReLU -> width) added to the projection
 
 
 class PitchTCN(StreamingModel):
@@ -173,6 +175,9 @@ class PitchTCN(StreamingModel):
         self.sample_rate, self.channels, self.hop = s.sample_rate, 1, s.hop
         self.spectra = StreamingSpectra(s)
         self.proj = pointwise_conv(self.spectra.features, config.width)
+        if config.front_hidden:
+            self.front = pointwise_conv(self.spectra.features, config.front_hidden)
+            self.front_out = pointwise_conv(config.front_hidden, config.width)
         self.tcn = StreamingSequential([(str(i), ResidualBlock(config.width, config.kernel_size, d))
                                         for i, d in enumerate(config.dilations)])
         self.head = pointwise_conv(config.width, config.n_bins + 1)
@@ -191,6 +196,10 @@ class PitchTCN(StreamingModel):
         state = self.fresh(audio, state)
         feats, s_spec = self.spectra(audio, sub_state(state, "spectra"))
         h, _ = self.proj(feats)
+        if self.config.front_hidden:
+            g, _ = self.front(feats)
+            g, _ = self.front_out(torch.relu(g))
+            h = h + g
         h, s_tcn = self.tcn(h, sub_state(state, "tcn"))
         out, _ = self.head(h)
         return out, {**with_prefix(s_spec, "spectra"), **with_prefix(s_tcn, "tcn")}

@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 from models.pitch import F_MIN_HZ, PitchTCN, PitchTCNConfig, SpectraConfig, bin_frequencies_hz  # noqa: E402
 
 TINY = PitchTCNConfig(spectra=SpectraConfig(long_window=1024), width=16, dilations=(1, 2, 4))
+TINY_FRONT = PitchTCNConfig(spectra=SpectraConfig(long_window=1024), width=16, dilations=(1, 2, 4), front_hidden=24)
 
 
 def outputs(model, x, chunk=None):
@@ -35,17 +36,19 @@ def test_latency_is_half_the_newest_frame_and_the_long_window_adds_none():
     assert PitchTCN(PitchTCNConfig()).receptive_field_frames * 80 / 16000 >= 0.3
 
 
+@pytest.mark.parametrize("config", [TINY, TINY_FRONT], ids=["linear-front", "mlp-front"])
 @pytest.mark.parametrize("chunk_hops", [1, 3, 7, 64], ids=lambda c: f"{c}hops")
-def test_streaming_equals_offline(chunk_hops):
+def test_streaming_equals_offline(chunk_hops, config):
     torch.manual_seed(0)
-    model = PitchTCN(TINY).eval()
+    model = PitchTCN(config).eval()
     x = 0.3 * torch.randn(1, 1, 80 * 150)
     np.testing.assert_allclose(outputs(model, x, 80 * chunk_hops), outputs(model, x), atol=1e-5)
 
 
-def test_no_output_depends_on_audio_after_its_hop():
+@pytest.mark.parametrize("config", [TINY, TINY_FRONT], ids=["linear-front", "mlp-front"])
+def test_no_output_depends_on_audio_after_its_hop(config):
     torch.manual_seed(0)
-    model = PitchTCN(TINY).eval()
+    model = PitchTCN(config).eval()
     x = torch.randn(1, 1, 80 * 40, requires_grad=True)
     sal, voi, _ = model(x)
     k = 20
@@ -68,6 +71,6 @@ def test_a_tiny_model_exports_and_verifies(tmp_path):
     from export import CardFields, export_model
     from rtmir.session import StreamingSession
 
-    card = export_model(PitchTCN(TINY), CardFields(name="pitch-tiny", task="pitch"), tmp_path / "p.onnx")
+    card = export_model(PitchTCN(TINY_FRONT), CardFields(name="pitch-tiny", task="pitch"), tmp_path / "p.onnx")
     assert card.latency_samples == 160 and card.outputs[0].shape == [1, 420, "frames"]
     assert StreamingSession(tmp_path / "p.onnx").card.outputs[0].labels[0] == "32.7032"

@@ -43,7 +43,10 @@ class TrainConfig:
     blur_cents: float = 25.0  # std of the Gaussian salience target
     salience_weight: float = 20.0  # x mean BCE over bins (voiced frames)
     voicing_weight: float = 1.0  # x voicing BCE (all frames)
-    init_checkpoint: str = ""  # start from these weights (same model config), e.g. to fine-tune
+    onset_weight: float = 1.0  # salience loss weight of the first onset_hops frames of each note
+    onset_hops: int = 8  # frames after an onset (unvoiced -> voiced, or a jump > 40 cents) weighted
+    init_checkpoint: str = ""  # start from these weights: same model config (fine-tune) or a
+    # smaller one of the same frontend, grown function-preservingly (warm_start.grow_into)
     val_every_minutes: float = 6.0  # periodic validation
     val_clips: int = 48  # clips of val_dir used for periodic validation (all for the final one)
     patience: int = 4  # stop after this many validations without a better score

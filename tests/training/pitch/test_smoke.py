@@ -42,3 +42,25 @@ def test_twenty_steps_lower_the_loss_and_save_a_loadable_checkpoint(tiny_set, tm
     info = training_info(result.best_path)
     assert info["command"] == "pytest smoke" and info["seed"] == 0 and info["steps"] == 20
     assert dataclasses.asdict(config)["crop_s"] == info["config"]["crop_s"]
+
+
+def test_a_larger_model_warm_starts_from_a_smaller_checkpoint_with_onset_weighting(tiny_set, tmp_path):
+    from export.checkpoint import load_checkpoint
+    from models.pitch import PitchTCNConfig
+    from training.pitch.config import TrainConfig
+    from training.pitch.train import train
+
+    small = TrainConfig(model=PitchTCNConfig(width=16, dilations=(1, 2)), train_dir=str(tiny_set),
+                        val_dir=str(tiny_set), cache_dir=str(tmp_path / "cache"), out_dir=str(tmp_path / "small"),
+                        crop_s=0.5, batch_size=4, lr=3e-3, warmup_steps=1, max_steps=3, max_minutes=5.0,
+                        val_every_minutes=100.0, val_clips=2, loader_workers=0, threads=1)
+    first = train(small)
+    large = dataclasses.replace(small, model=PitchTCNConfig(width=24, dilations=(1, 2), front_hidden=16),
+                                out_dir=str(tmp_path / "large"), init_checkpoint=str(first.best_path),
+                                onset_weight=3.0, onset_hops=4, max_steps=3)
+    second = train(large)
+    assert second.steps == 3 and np.isfinite(second.losses).all()
+    # step 1 of the grown run starts from the small model's function: its loss is no worse than
+    # a fresh model's first loss
+    assert second.losses[0] < first.losses[0]
+    assert load_checkpoint(second.best_path).config == large.model
