@@ -64,3 +64,20 @@ def test_a_larger_model_warm_starts_from_a_smaller_checkpoint_with_onset_weighti
     # a fresh model's first loss
     assert second.losses[0] < first.losses[0]
     assert load_checkpoint(second.best_path).config == large.model
+    # shipping: the card carries both stages (followed back through init_checkpoint) and the figures
+    import json
+
+    from rtmir.session import StreamingSession
+    from training.pitch.ship import main as ship_main
+
+    measure = {"clips": 2, "voicing_threshold": 0.4, "clean": {"rpa": 0.5, "rca": 0.6, "oa": 0.55, "vr": 0.9, "vfa": 0.2},
+               "cpu": {"cpu_s_per_audio_s": 0.01}}
+    (tmp_path / "measure.json").write_text(json.dumps(measure))
+    out = tmp_path / "pitch.onnx"
+    assert ship_main([str(second.best_path), str(tmp_path / "measure.json"), "--out", str(out), "--version", "0.0.1"]) == 0
+    card = StreamingSession(out).card
+    assert [s["checkpoint"] for s in card.training["stages"]] == [str(first.best_path), str(second.best_path)]
+    assert card.evaluation["rpa"] == 0.5 and card.evaluation["voicing_threshold"] == 0.4
+    assert card.evaluation["latency_ms"] == 10.0 and "rpa_reverb" not in card.evaluation
+    assert ship_main([str(second.best_path), str(tmp_path / "missing.json"), "--out", str(tmp_path / "x.onnx"),
+                      "--version", "0.0.1"]) == 2 and not (tmp_path / "x.onnx").exists()
