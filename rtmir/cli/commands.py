@@ -73,7 +73,7 @@ def build_sinks(args, timetag_epoch: float | None) -> list:
             sinks.append(JsonlSink(out / "events.jsonl"))
     except Exception:
         for s in sinks:
-            _discard(s)
+            discard(s)
         raise
     return sinks
 
@@ -98,11 +98,12 @@ def epoch_setter(sinks: list):
     return set_epoch
 
 
-def _discard(sink) -> None:
-    part = getattr(sink, "_part", None)
-    sink.close()
-    if part is not None:
-        Path(sink.path).unlink(missing_ok=True)
+def discard(sink) -> None:
+    """Drop what a sink made for a run that failed before streaming (files: deleted)."""
+    if hasattr(sink, "discard"):
+        sink.discard()
+    else:
+        sink.close()
 
 
 def _stop_flag():

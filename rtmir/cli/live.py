@@ -34,7 +34,7 @@ def run_live(args) -> int:
     except AudioDeviceError:
         engine.close()
         for s in sinks:
-            commands._discard(s)
+            commands.discard(s)
         raise
     engine.close()
     print(f"rtmir: {summary.get('seconds', 0.0):.1f} s live, {summary.get('events', 0)} events, "

@@ -1,6 +1,7 @@
 """File sinks: events as JSON lines, audio as a sound file.
 
-Both write to ``<name>.part`` beside the target and rename on ``close()``, so a run that dies
+Both write to ``<name>.part`` beside the target and rename on ``close()`` (``discard()`` deletes
+it instead), so a run that dies
 before it starts writing leaves nothing behind and a finished file is never half-written; a run
 stopped mid-stream (Ctrl-C, lost device) still closes, so what was produced is kept.
 """
@@ -62,6 +63,12 @@ class JsonlSink:
         self._file.close()
         os.replace(self._part, self.path)
 
+    def discard(self) -> None:
+        """Close and delete the unfinished file (a run that failed before streaming)."""
+        if not self._file.closed:
+            self._file.close()
+        Path(self._part).unlink(missing_ok=True)
+
 
 class AudioFileSink:
     """Write audio blocks ``[C, n]`` to a sound file (format from the extension, float/PCM_24).
@@ -104,3 +111,10 @@ class AudioFileSink:
         self._file.close()
         self._handle.close()
         os.replace(self._part, self.path)
+
+    def discard(self) -> None:
+        """Close and delete the unfinished file (a run that failed before streaming)."""
+        if not self._handle.closed:
+            self._file.close()
+            self._handle.close()
+        Path(self._part).unlink(missing_ok=True)
