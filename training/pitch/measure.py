@@ -9,8 +9,8 @@ Every clip of the validation folder (MuseScore_General), under each condition of
 block 1024). Events are scored where their instant falls on a label frame (10 ms grid) with
 ``metrics.score_frames``. The voicing threshold is the card's unless ``--threshold`` is given;
 ``--choose-threshold N`` picks the best-OA threshold on the first N clean clips first.
-``--cpu-files LONG SHORT`` also times ``rtmir stream --task pitch --block 1024`` (CPU seconds of
-the child process per second of audio, start-up subtracted).
+``--cpu-files LONG SHORT`` also times ``rtmir stream --task pitch --block N`` for each of
+``--cpu-blocks`` (CPU seconds of the child process per second of audio, start-up subtracted).
 """
 from __future__ import annotations
 
@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="choose the best-OA threshold on the first N clean clips (0: don't)")
     ap.add_argument("--cpu-files", nargs=2, metavar=("LONG", "SHORT"),
                     help="also measure rtmir stream's CPU s per s of audio on LONG (start-up from SHORT)")
+    ap.add_argument("--cpu-blocks", default="4096,1024,256",
+                    help="host blocks timed with --cpu-files (the first is the card's figure)")
+    ap.add_argument("--cpu-runs", type=int, default=3, help="best of this many timings per file and block")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
     clips = load_split(args.val, args.cache, args.clips)
@@ -129,8 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind:8s} rpa {s['rpa']:.4f} rca {s['rca']:.4f} oa {s['oa']:.4f} vr {s['vr']:.4f} vfa {s['vfa']:.4f}",
               flush=True)
     if args.cpu_files:
-        report["cpu"] = stream_cpu(args.model, *args.cpu_files)
-        print(f"cpu: {report['cpu']['cpu_s_per_audio_s']:.4f} s per s of audio (start-up excluded)", flush=True)
+        for i, block in enumerate(int(b) for b in args.cpu_blocks.split(",")):
+            cpu = stream_cpu(args.model, *args.cpu_files, block=block, runs=args.cpu_runs) | {"block": block}
+            report.setdefault("cpu_by_block", []).append(cpu)
+            if i == 0:
+                report["cpu"] = cpu
+            print(f"cpu at block {block}: {cpu['cpu_s_per_audio_s']:.4f} s per s of audio (start-up excluded)", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
