@@ -3,8 +3,10 @@
 Loss per crop (``loss_terms``): ``salience_weight`` x the mean BCE over bins against a
 Gaussian-blurred target (std ``blur_cents``), on voiced frames only (the first ``onset_hops``
 frames of each note weighted ``onset_weight``: a live tracker is judged most where it is
-slowest), plus ``voicing_weight`` x the voicing BCE on all frames. A step whose loss or gradient is not finite is skipped and
-counted (one such run turned NaN after 3700 steps and never recovered).
+slowest), plus ``voicing_weight`` x the voicing BCE on all frames. A step whose loss or
+gradient is not finite is skipped and counted (one such run turned NaN after 3700 steps and
+never recovered). ``init_checkpoint`` may hold a smaller model of the same frontend: it is
+grown into the configured one without changing its outputs (``warm_start``).
 The learning rate warms up linearly, then follows a cosine over the time budget (so a
 slower machine sees the same schedule, shortened). The best checkpoint by ``rpa + oa`` on the
 validation clips is kept in ``export/checkpoint.py``'s format, with the training record the card
