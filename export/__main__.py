@@ -36,15 +36,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def export_provenance(argv: list[str] | None) -> dict[str, str]:
-    """How this file was exported: command line, git commit of this checkout, UTC date."""
+def export_provenance(argv: list[str] | None, program: str = "python -m export") -> dict[str, str]:
+    """How this file was exported: command line (``program`` + args), git commit of this checkout, UTC date."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
                                 cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
     args = sys.argv[1:] if argv is None else argv
-    return {"command": "python -m export " + " ".join(args), "git_commit": commit,
+    return {"command": f"{program} " + " ".join(args), "git_commit": commit,
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 

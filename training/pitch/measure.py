@@ -27,7 +27,7 @@ from rtmir.session import StreamingSession
 from rtmir.tasks.pitch import PitchDecoderConfig, PitchProcessor
 
 from .data import SAMPLE_RATE, degrade, load_split
-from .metrics import score_frames
+from .metrics import on_label_grid, score_frames
 
 CONDITIONS = ("clean", "white10", "pink10", "reverb")
 
@@ -46,21 +46,13 @@ def stream_events(proc: PitchProcessor, audio: np.ndarray, block: int = 1024) ->
     return t, f0, conf, voiced
 
 
-def label_grid(t: np.ndarray, f0_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of events on the 10 ms label grid and their reference f0."""
-    pos = t * 100
-    idx = np.round(pos).astype(np.int64)
-    keep = (np.abs(pos - idx) < 1e-6) & (idx >= 0) & (idx < len(f0_labels))
-    return np.nonzero(keep)[0], f0_labels[idx[keep]]
-
-
 def collect(path: str, clips, kind: str, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per clip: (reference f0, estimated f0, confidence) on the label grid."""
     proc = PitchProcessor(StreamingSession(path))
     out = []
     for i, (x, lab) in enumerate(zip(clips.audio, clips.f0)):
         t, f0, conf, _ = stream_events(proc, degrade(x, kind, seed + i))
-        idx, ref = label_grid(t, lab)
+        idx, ref = on_label_grid(lab, t)
         out.append((ref, f0[idx], conf[idx]))
     return out
 

@@ -65,9 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         model = load_checkpoint(args.checkpoint)
         info = training_info(args.checkpoint)
         training = {**info, "stages": training_stages(args.checkpoint),
-                    "export": export_provenance(argv if argv is not None else sys.argv[1:]),
+                    "export": export_provenance(argv, program="python -m training.pitch.ship"),
                     "figures": args.figures_command}
-        training["export"]["command"] = "python -m training.pitch.ship " + " ".join(argv if argv is not None else sys.argv[1:])
         ev = evaluation_fields(measure, 1000.0 * model.latency_samples / model.sample_rate, 1000.0 * model.hop / model.sample_rate)
         card = export_model(model, CardFields(name=args.name, task="pitch", version=args.version,
                                               description=args.description, training=training, evaluation=ev), args.out)

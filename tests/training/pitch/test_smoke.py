@@ -79,5 +79,6 @@ def test_a_larger_model_warm_starts_from_a_smaller_checkpoint_with_onset_weighti
     assert [s["checkpoint"] for s in card.training["stages"]] == [str(first.best_path), str(second.best_path)]
     assert card.evaluation["rpa"] == 0.5 and card.evaluation["voicing_threshold"] == 0.4
     assert card.evaluation["latency_ms"] == 10.0 and "rpa_reverb" not in card.evaluation
+    assert card.training["export"]["command"].startswith("python -m training.pitch.ship ")
     assert ship_main([str(second.best_path), str(tmp_path / "missing.json"), "--out", str(tmp_path / "x.onnx"),
                       "--version", "0.0.1"]) == 2 and not (tmp_path / "x.onnx").exists()
