@@ -49,6 +49,8 @@ class TrainConfig:
     # smaller one of the same frontend, grown function-preservingly (warm_start.grow_into)
     val_every_minutes: float = 6.0  # periodic validation
     val_clips: int = 48  # clips of val_dir used for periodic validation (all for the final one)
+    val_conditions: tuple[str, ...] = ("clean",)  # data.degrade conditions scored at each validation;
+    # the best checkpoint maximises their mean rpa + oa (the saved threshold is the first one's)
     patience: int = 4  # stop after this many validations without a better score
     threads: int = 2  # torch.set_num_threads
     loader_workers: int = 1  # DataLoader processes doing the augmentation

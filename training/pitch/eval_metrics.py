@@ -24,12 +24,18 @@ Two ways to put an estimate on the labels' grid (frame k = k / 100 s):
 mir_eval's convention is kept: raw pitch / chroma accuracy count every reference-voiced frame
 with the estimate's pitch whatever its voicing decision (a negative frequency = "unvoiced, but
 this is my guess"); voicing recall / false alarm and overall accuracy use the decision.
+
+``pitch_right_frames`` gives the per-frame verdict behind raw pitch accuracy, so that it can be
+split by the frame of the note (``NOTE_FRAME_BANDS``: a note's first label frames are where
+every tracker, offline or live, errs most) and pooled across methods.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from .metrics import note_positions
 
 LABEL_FRAME_RATE = 100
 """Label frames per second (``training.synth.labels.FRAME_RATE``)."""
@@ -173,3 +179,47 @@ def score_track(ref_f0: np.ndarray, track: Track, lookahead_s: float | None, cau
 def mean_scores(scores: list[Scores]) -> dict[str, float]:
     """Mean of each metric over clips (MIREX style: every clip weighs the same)."""
     return {k: float(np.mean([getattr(s, k) for s in scores])) for k in METRIC_NAMES}
+
+
+NOTE_FRAME_BANDS = ((0, 1), (1, 2), (2, 3), (3, 7), (7, None))
+"""Bands of label frames since a note's start (``metrics.note_positions``): 0–10, 10–20, 20–30,
+30–70 ms, then the rest of the note."""
+
+NOTE_FRAME_BAND_NAMES = ("0-10 ms", "10-20 ms", "20-30 ms", "30-70 ms", "70 ms on")
+
+
+def pitch_right_frames(ref_f0: np.ndarray, track: Track, lookahead_s: float | None, causal: bool
+                       ) -> np.ndarray | None:
+    """``[n_frames]`` bool: reference-voiced label frames whose estimate (placed as in ``score_track``)
+    is within 50 cents, whatever the voicing decision; None for a causal score of a method without a
+    finite look-ahead."""
+    ref = np.asarray(ref_f0, np.float64)
+    grid = label_times(len(ref))
+    if causal:
+        if lookahead_s is None:
+            return None
+        est, _ = on_grid(retime(track, lookahead_s), grid, "hold")
+    else:
+        est, _ = on_grid(track, grid, "nearest")
+    ok = (ref > 0) & (est > 0)
+    cents = np.full(len(ref), np.inf)
+    cents[ok] = np.abs(1200.0 * np.log2(est[ok] / ref[ok]))
+    return cents <= 50.0
+
+
+def note_frame_bands(ref_f0: np.ndarray) -> np.ndarray:
+    """``[n_frames]`` int: the ``NOTE_FRAME_BANDS`` index of each reference-voiced frame, -1 elsewhere."""
+    ref = np.asarray(ref_f0, np.float64)
+    pos = note_positions(ref)
+    band = np.full(len(ref), -1, np.int64)
+    for b, (lo, hi) in enumerate(NOTE_FRAME_BANDS):
+        band[(ref > 0) & (pos >= lo) & (pos < (hi if hi is not None else len(ref) + 1))] = b
+    return band
+
+
+def count_by_band(right: np.ndarray, band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(right, voiced)`` frame counts per band (each ``[len(NOTE_FRAME_BANDS)]`` int)."""
+    n = len(NOTE_FRAME_BANDS)
+    voiced = np.bincount(band[band >= 0], minlength=n)
+    hits = np.bincount(band[(band >= 0) & right], minlength=n)
+    return hits, voiced

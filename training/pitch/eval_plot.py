@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .eval_metrics import METRIC_NAMES
+from .eval_metrics import METRIC_NAMES, NOTE_FRAME_BAND_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("numpy", "scipy", "onnxruntime", "numba", "soxr", "torch", "torchcrepe", "pesto-pitch", "swift-f0",
@@ -97,7 +97,7 @@ def markdown(record: dict) -> str:
     lines = _header(record)
     for cond in record["set"]["conditions"]:
         lines += _condition_table(record, cond)
-    lines += _subset_tables(record) + ["## Methods", ""]
+    lines += _subset_tables(record) + _note_frame_tables(record) + ["## Methods", ""]
     for name, m in record["methods"].items():
         if "skipped" in m:
             lines.append(f"- **{name}**: skipped — {m['skipped']}")
@@ -233,6 +233,38 @@ def plot_results(record: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _note_frame_tables(record: dict) -> list[str]:
+    """Raw pitch accuracy by frame of the note, offline / causal, per condition, with the share of
+    voiced frames in each band and the frames at least one method got right."""
+    lines = []
+    for cond in record["set"]["conditions"]:
+        rows = {n: r[cond]["by_note_frame"] for n, r in record["results"].items()
+                if cond in r and "by_note_frame" in r[cond]}
+        if not rows:
+            continue
+        voiced = np.array(next(iter(rows.values()))["voiced_frames"], float)
+        lines += [f"## {cond}: raw pitch accuracy by frame of the note (offline / causal)", "",
+                  "Bands of label frames since the note's start (a voiced frame after silence or after a "
+                  "step of more than 50 cents); the same frames for every method that ran on all clips.", "",
+                  "| method | " + " | ".join(NOTE_FRAME_BAND_NAMES) + " |",
+                  "|---|" + "---:|" * len(NOTE_FRAME_BAND_NAMES),
+                  "| share of voiced frames | " + " | ".join(_pct(v / voiced.sum()) for v in voiced) + " |"]
+        for name, r in rows.items():
+            if r["voiced_frames"] != list(voiced.astype(int)):
+                continue
+            causal = r["causal"] or [None] * len(voiced)
+            lines.append(f"| {name} | " + " | ".join(f"{_pct(o)} / {_pct(c)}" for o, c in zip(r["offline"], causal))
+                         + " |")
+        union = record.get("any_method", {}).get(cond)
+        if union:
+            lines.append("| at least one method right (offline) | " + " | ".join(_pct(o) for o in union["offline"])
+                         + " |")
+            lines += ["", f"At least one of {', '.join(union['methods'])} is within 50 cents on "
+                      f"{_pct(union['all_voiced'])} % of the reference-voiced frames (offline)."]
+        lines.append("")
+    return lines
 
 
 def write_all(record: dict, out: Path, plot: bool = True) -> str:

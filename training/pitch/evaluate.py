@@ -38,7 +38,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import eval_plot as report  # noqa: E402
-from .eval_metrics import Scores, Track, mean_scores, score_track  # noqa: E402
+from .eval_metrics import (Scores, Track, count_by_band, mean_scores, note_frame_bands,  # noqa: E402
+                           pitch_right_frames, score_track)
 from .peers import METHODS, Method, MethodUnavailable, build_method  # noqa: E402
 
 log = logging.getLogger("training.pitch.evaluate")
@@ -156,22 +157,60 @@ def _utc(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
-def score_method(method: Method, run: dict, clips: list[Clip], conditions: list[str]) -> dict:
-    """Per condition: mean offline and causal scores and the per-clip ones."""
+def score_method(method: Method, run: dict, clips: list[Clip], conditions: list[str],
+                 right: dict | None = None) -> dict:
+    """Per condition: mean offline and causal scores, the per-clip ones, and raw pitch accuracy
+    by frame of the note (``by_note_frame``: pooled over clips, per ``NOTE_FRAME_BANDS``).
+    ``right``, if given, receives each (clip, condition)'s offline per-frame verdicts."""
     result = {}
     for cond in conditions:
         per_clip = {"offline": [], "causal": []}
+        hits = {"offline": 0, "causal": 0}
+        voiced = 0
         for clip in clips:
             track = run["tracks"][(clip.index, cond)]
             per_clip["offline"].append(score_track(clip.ref_f0, track, method.lookahead_s, causal=False))
             per_clip["causal"].append(score_track(clip.ref_f0, track, method.lookahead_s, causal=True))
+            band = note_frame_bands(clip.ref_f0)
+            for scoring in hits:
+                ok = pitch_right_frames(clip.ref_f0, track, method.lookahead_s, causal=scoring == "causal")
+                if ok is None:
+                    hits[scoring] = None
+                    continue
+                if scoring == "offline" and right is not None:
+                    right[(clip.index, cond)] = ok
+                h, _ = count_by_band(ok, band)
+                hits[scoring] = None if hits[scoring] is None else hits[scoring] + h
+            voiced = voiced + count_by_band(np.zeros(len(band), bool), band)[1]
         result[cond] = {
             "clips": [c.index for c in clips],
             "offline": mean_scores(per_clip["offline"]),
             "causal": mean_scores(per_clip["causal"]) if per_clip["causal"][0] is not None else None,
             "per_clip": {k: [s.as_dict() if isinstance(s, Scores) else None for s in v] for k, v in per_clip.items()},
+            "by_note_frame": {"voiced_frames": [int(v) for v in voiced],
+                              **{k: None if h is None else [float(x) for x in h / np.maximum(voiced, 1)]
+                                 for k, h in hits.items()}},
         }
     return result
+
+
+def any_method_right(verdicts: dict[str, dict], clips: list[Clip], conditions: list[str]) -> dict:
+    """Per condition: the share of reference-voiced frames, by note-frame band and overall, that at
+    least one method got within 50 cents (offline), over the methods run on every clip of it: how
+    far the labels are reachable at all by the trackers at hand."""
+    out = {}
+    for cond in conditions:
+        names = [n for n, v in verdicts.items() if all((c.index, cond) in v for c in clips)]
+        if not names:
+            continue
+        hits = voiced = 0
+        for clip in clips:
+            ok = np.any([verdicts[n][(clip.index, cond)] for n in names], axis=0)
+            h, v = count_by_band(ok, note_frame_bands(clip.ref_f0))
+            hits, voiced = hits + h, voiced + v
+        out[cond] = {"methods": names, "offline": [float(x) for x in hits / np.maximum(voiced, 1)],
+                     "all_voiced": float(hits.sum() / max(voiced.sum(), 1))}
+    return out
 
 
 def parse_limit(items: list[str], conditions: list[str]) -> dict[str, tuple[int | None, list[str]]]:
@@ -236,11 +275,12 @@ def evaluate(args: argparse.Namespace) -> dict:
     clips = load_clips(args.data, args.n)
     set_id = f"s{args.seed}-{args.seconds:g}s"
     record = {"set": report.set_record(args, clips), "methods": {}, "results": {}}
+    verdicts: dict[str, dict] = {}
     for name in args.methods:
         method = build_method(name, args.model)
         n_clips, conds = args.limits.get(name, (len(clips), args.conditions))
         entry = {"clips": min(n_clips, len(clips)), "conditions": conds}
-        if name == "ours" and args.model:
+        if name in ("ours", "ours-live") and args.model:
             entry["model"] = str(args.model)
         record["methods"][name] = entry
         try:
@@ -257,9 +297,11 @@ def evaluate(args: argparse.Namespace) -> dict:
                       "cpu_s_per_audio_s": run["cpu_s"] / run["audio_s"], "cached_runs": run["cached"],
                       "measured_utc": [_utc(min(run["mtimes"])), _utc(max(run["mtimes"]))],
                       "wall_s_this_run": time.perf_counter() - wall})
-        record["results"][name] = score_method(method, run, clips[:n_clips], conds)
+        verdicts[name] = {}
+        record["results"][name] = score_method(method, run, clips[:n_clips], conds, verdicts[name])
         log.warning("%s: %.3f CPU s per s over %.0f s of audio (%d cached)", name,
                     entry["cpu_s_per_audio_s"], run["audio_s"], run["cached"])
+    record["any_method"] = any_method_right(verdicts, clips, args.conditions)
     return record
 
 

@@ -51,3 +51,16 @@ def on_label_grid(f0_labels: np.ndarray, instants_s: np.ndarray, label_rate: int
     idx = np.round(pos).astype(np.int64)
     keep = (np.abs(pos - idx) < 1e-6) & (idx >= 0) & (idx < len(f0_labels))
     return np.nonzero(keep)[0], np.asarray(f0_labels)[idx[keep]]
+
+
+def note_positions(ref_hz: np.ndarray) -> np.ndarray:
+    """Label frames since the start of the current note (``[T]`` int, meaningful on voiced frames;
+    a note starts at a voiced frame after an unvoiced one or after a step of more than 50 cents)."""
+    pos = np.zeros(len(ref_hz), np.int64)
+    start = 0
+    for k in range(len(ref_hz)):
+        prev = ref_hz[k - 1] if k else 0.0
+        if k == 0 or prev <= 0 or (ref_hz[k] > 0 and abs(1200 * np.log2(ref_hz[k] / prev)) > 50):
+            start = k
+        pos[k] = k - start
+    return pos

@@ -112,9 +112,11 @@ class _EventCollector:
 class RtmirMethod(Method):
     """A ``--task`` of the rtmir runtime, streamed in-process: ``Engine`` fed host blocks of
     ``block`` samples at the clip's rate, exactly as ``rtmir stream --task TASK --block N`` does
-    (``FileHost`` minus the file reading). One processor, prepared (reset) per clip."""
+    (``FileHost`` minus the file reading). One processor, prepared (reset) per clip. The tracks do
+    not depend on ``block`` (streaming = offline); the CPU cost does, so it is part of the cache key:
+    4096 is ``rtmir stream``'s default for files, 256 a live host block."""
 
-    def __init__(self, task: str, name: str, block: int = 512, model: str | None = None) -> None:
+    def __init__(self, task: str, name: str, block: int = 4096, model: str | None = None) -> None:
         self.task, self.name, self.block, self.model = task, name, block, model
         self.version = "rtmir"
 
@@ -139,7 +141,7 @@ class RtmirMethod(Method):
         model = getattr(getattr(proc, "session", None), "path", None)
         if model is not None:
             digest.update(Path(model).read_bytes())
-        self.version = "rtmir-" + digest.hexdigest()[:12]
+        self.version = f"rtmir-{digest.hexdigest()[:12]}-block{self.block}"
         self.estimate(np.zeros(4410, np.float32), 44100)  # JIT / session warm-up
 
     def estimate(self, audio: np.ndarray, sr: int) -> Track:
@@ -304,13 +306,14 @@ def _version(dist: str) -> str:
 
 def build_method(name: str, model: str | None = None) -> Method:
     """The method called ``name`` (see ``METHODS``), not yet prepared; ``model`` (a zoo name or
-    an ``.onnx`` path) replaces the shipped model of "ours".
+    an ``.onnx`` path) replaces the shipped model of "ours" and "ours-live".
 
     Raises:
         KeyError: unknown name.
     """
     factories = {
         "ours": lambda: RtmirMethod("pitch", "ours", model=model),
+        "ours-live": lambda: RtmirMethod("pitch", "ours-live", block=256, model=model),
         "yin": lambda: RtmirMethod("yin", "yin"),
         "crepe-full": lambda: CrepeMethod("full"),
         "crepe-tiny": lambda: CrepeMethod("tiny"),
@@ -324,5 +327,5 @@ def build_method(name: str, model: str | None = None) -> Method:
     return factories[name]()
 
 
-METHODS = ("ours", "yin", "crepe-full", "crepe-tiny", "pesto", "pesto-stream", "swift-f0", "pyin")
+METHODS = ("ours", "ours-live", "yin", "crepe-full", "crepe-tiny", "pesto", "pesto-stream", "swift-f0", "pyin")
 """Every method, in table order."""

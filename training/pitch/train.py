@@ -151,6 +151,10 @@ def _loader(config: TrainConfig, clips: Clips, model: PitchTCN) -> DataLoader:
 
 def train(config: TrainConfig, command: str = "", data_recipe: str = "") -> RunResult:
     """Train from scratch; write ``best.safetensors`` and ``history.jsonl`` under ``out_dir``."""
+    if not config.val_conditions:
+        raise ValueError("val_conditions is empty: name at least one of clean, white10, pink10, reverb")
+    for kind in config.val_conditions:
+        degrade(np.zeros(SAMPLE_RATE // 10, np.float32), kind, 0)  # an unknown name fails now, not at validation
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     torch.set_num_threads(config.threads)
@@ -202,15 +206,19 @@ def train(config: TrainConfig, command: str = "", data_recipe: str = "") -> RunR
             last = step >= config.max_steps or elapsed >= budget_s
             if elapsed >= next_val or last:
                 next_val = elapsed + 60.0 * config.val_every_minutes
-                scores = validate(model, val)["clean"]
+                by_condition = validate(model, val, tuple(config.val_conditions))
+                scores = by_condition[config.val_conditions[0]]
                 entry = {"step": step, "minutes": round(elapsed / 60, 2), "loss": float(np.mean(losses[-50:])),
                          "skipped_steps": skipped, **scores}
+                if len(by_condition) > 1:
+                    entry["conditions"] = by_condition
                 history.append(entry)
                 with open(out_dir / "history.jsonl", "a") as f:
                     f.write(json.dumps(entry) + "\n")
-                tqdm.write(f"val step {step} ({entry['minutes']} min): rpa {scores['rpa']:.4f} rca {scores['rca']:.4f} "
-                           f"oa {scores['oa']:.4f} (threshold {scores['threshold']}) loss {entry['loss']:.4f}")
-                score = scores["rpa"] + scores["oa"]
+                tqdm.write(f"val step {step} ({entry['minutes']} min): " + "; ".join(
+                    f"{kind} rpa {s['rpa']:.4f} rca {s['rca']:.4f} oa {s['oa']:.4f} (threshold {s['threshold']})"
+                    for kind, s in by_condition.items()) + f" loss {entry['loss']:.4f}")
+                score = float(np.mean([s["rpa"] + s["oa"] for s in by_condition.values()]))
                 if score > best_score:
                     best_score, bad = score, 0
                     record.update({"date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.pitch.errors import classify, note_positions, summarize
+from training.pitch.errors import classify, summarize
+from training.pitch.metrics import note_positions
 
 
 def test_note_positions_restart_after_silence_and_after_a_step():

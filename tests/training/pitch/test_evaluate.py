@@ -34,6 +34,7 @@ def test_writes_table_json_and_plot(run_dir):
     assert "| yin | 18.2 |" in (out / "pitch_eval.md").read_text()
     yin = record["methods"]["yin"]
     assert yin["lookahead_s"] == pytest.approx(802 / 44100)  # YIN's latency_samples at 44.1 kHz
+    assert yin["version"].endswith("-block4096")  # CPU depends on the host block: it keys the cache
     assert yin["cpu_s"] > 0 and yin["audio_s"] == pytest.approx(2 * 1.5 * len(CONDITIONS))
     assert record["set"]["n_clips"] == 2 and record["set"]["soundfont"] == ["MuseScore_General"]
     for cond in CONDITIONS:
@@ -45,6 +46,14 @@ def test_writes_table_json_and_plot(run_dir):
     assert clean["offline"]["raw_pitch_accuracy"] > 0.6
     assert clean["causal"]["raw_pitch_accuracy"] <= clean["offline"]["raw_pitch_accuracy"] + 1e-9
     assert record["run"]["command"].startswith("python -m training.pitch.evaluate --n 2")
+    # raw pitch accuracy by frame of the note: pooled counts that add back up to the clip-pooled figure
+    by = clean["by_note_frame"]
+    assert sum(by["voiced_frames"]) == sum(int((c.ref_f0 > 0).sum()) for c in load_clips(root / "data", 2))
+    assert all(0.0 <= v <= 1.0 for v in by["offline"] + by["causal"])
+    assert by["offline"][-1] > by["offline"][0]  # the steady part of a note is easier than its first 10 ms
+    union = record["any_method"]["clean"]
+    assert union["methods"] == ["yin"] and union["offline"] == pytest.approx(by["offline"])
+    assert "raw pitch accuracy by frame of the note" in (out / "pitch_eval.md").read_text()
 
 
 def test_rerun_reads_the_cache_and_gives_the_same_numbers(run_dir):

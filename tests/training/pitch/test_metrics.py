@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.pitch.eval_metrics import Track, label_times, on_grid, retime, score_frames, score_track
+from training.pitch.eval_metrics import (NOTE_FRAME_BANDS, Track, count_by_band, label_times, note_frame_bands, on_grid,
+                                         pitch_right_frames, retime, score_frames, score_track)
 
 
 def melody(n_notes: int = 10, note_frames: int = 20, gap_frames: int = 0) -> np.ndarray:
@@ -111,3 +112,26 @@ def test_training_numpy_scorer_agrees_with_mir_eval():
     for mine, key in (("raw_pitch_accuracy", "rpa"), ("raw_chroma_accuracy", "rca"), ("voicing_recall", "vr"),
                       ("voicing_false_alarm", "vfa"), ("overall_accuracy", "oa")):
         assert getattr(ours, mine) == pytest.approx(theirs[key], abs=1e-12), mine
+
+
+def test_note_frame_bands_cover_every_voiced_frame_once():
+    ref = melody(n_notes=4, note_frames=20, gap_frames=3)
+    band = note_frame_bands(ref)
+    assert np.all(band[ref == 0] == -1) and np.all(band[ref > 0] >= 0)
+    # each 20-frame note: frames 0, 1, 2 alone, 3..6 (4 frames), 7..19 (13 frames)
+    assert np.bincount(band[band >= 0], minlength=len(NOTE_FRAME_BANDS)).tolist() == [4, 4, 4, 16, 52]
+
+
+def test_pitch_right_frames_agree_with_raw_pitch_accuracy_and_split_by_band():
+    ref = melody(n_notes=6, note_frames=20)  # legato: a note starts at every 50-cent step
+    est = ref.copy()
+    est[np.arange(len(ref)) % 20 < 2] *= 2.0  # an octave wrong on each note's first two frames
+    track = Track(label_times(len(ref)), est, ref > 0, np.ones(len(ref)))
+    right = pitch_right_frames(ref, track, 0.0, causal=False)
+    hits, voiced = count_by_band(right, note_frame_bands(ref))
+    assert right.mean() == pytest.approx(score_track(ref, track, 0.0, causal=False).raw_pitch_accuracy)
+    assert (hits / voiced).tolist() == [0.0, 0.0, 1.0, 1.0, 1.0]
+    # causally, a 30 ms look-ahead shifts every frame by 3: the first three of each note now hold the last note's
+    late = count_by_band(pitch_right_frames(ref, track, 0.03, causal=True), note_frame_bands(ref))[0]
+    assert late[:3].tolist() == [0, 0, 0] and late[3] < hits[3]
+    assert pitch_right_frames(ref, track, None, causal=True) is None
