@@ -57,9 +57,14 @@ def test_a_larger_model_warm_starts_from_a_smaller_checkpoint_with_onset_weighti
     first = train(small)
     large = dataclasses.replace(small, model=PitchTCNConfig(width=24, dilations=(1, 2), front_hidden=16),
                                 out_dir=str(tmp_path / "large"), init_checkpoint=str(first.best_path),
-                                onset_weight=3.0, onset_hops=4, max_steps=3)
+                                onset_weight=3.0, onset_hops=4, max_steps=3, val_conditions=("clean", "white10"))
     second = train(large)
     assert second.steps == 3 and np.isfinite(second.losses).all()
+    # validated in both conditions; the entry's top-level figures are the first condition's
+    entry = second.history[-1]
+    assert set(entry["conditions"]) == {"clean", "white10"} and entry["rpa"] == entry["conditions"]["clean"]["rpa"]
+    with pytest.raises(ValueError, match="unknown condition 'noisy'"):
+        train(dataclasses.replace(large, val_conditions=("clean", "noisy")))  # refused before any data is read
     # step 1 of the grown run starts from the small model's function: its loss is no worse than
     # a fresh model's first loss
     assert second.losses[0] < first.losses[0]
