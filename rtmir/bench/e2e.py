@@ -15,8 +15,13 @@
     the timetag is ``epoch + t``, i.e. it assumes the device's sample clock runs at wall-clock
     speed; the difference between the two (``timetag_minus_player_ms`` at each burst onset, and
     ``jack_clock_ppm``) is how far the device clock strays — on this VM the dummy driver loses
-    time when the scheduler stalls it, a sound card drifts by tens of ppm. For pitch events the
-    onset latency (burst start → first voiced event's arrival) is reported too.
+    time when the scheduler stalls it, a sound card drifts by tens of ppm. The epoch is set back
+    by the capture latency PortAudio reports for the first input sample (``capture_latency_ms``:
+    one period on the dummy driver's ``system:capture`` ports, which the stream is wired to when it
+    starts); the player feeds rtmir directly, with no capture stage, so its audio is that much
+    *younger* and ``timetag_minus_player_ms`` ≈ −``capture_latency_ms``. ``timetag_residual_ms``
+    is the difference once that is added back. For pitch events the onset latency (burst start →
+    first voiced event's arrival) is reported too.
 
 Both report xruns, missed hops (and each processor's miss policy) and the callback intervals of
 the run. Nothing here is real-time code; it drives and observes the real-time parts.
@@ -249,6 +254,8 @@ def _event_figures(receiver: OscReceiver, host: LiveHost, player: Player, onsets
             "arrival_minus_audio_ms": _stats_ms(1000.0 * (arrivals[ok] - audio_wall[ok])),
             "arrival_minus_timetag_ms": _stats_ms(1000.0 * (arrivals - tags)),
             "timetag_minus_player_ms": _stats_ms(1000.0 * (on_tag - on_wall)[np.isfinite(on_wall)]),
+            "capture_latency_ms": 1000.0 * host.capture_age_s,
+            "timetag_residual_ms": _stats_ms(1000.0 * (on_tag - on_wall + host.capture_age_s)[np.isfinite(on_wall)]),
             "onset_to_first_voiced_ms": _stats_ms(_onset_ms(msgs, on_wall)),
             "jack_clock_ppm": 1e6 * (slope * rate - 1.0)}
 

@@ -59,7 +59,10 @@ def e2e_text(e2e: dict | None) -> str:
                    f"{d['device_input_ms']:.2f} + nap + compute p99 {d['compute_p99_ms']:.2f} + 1): within: "
                    f"{ev['within_declared']}. Arrival − OSC timetag: p50 {tg.get('p50', 0):.2f} ms, std "
                    f"{tg.get('std', 0):.2f} ms. Timetag vs the player's clock: {t.get('mean', 0):+.2f} ms "
-                   f"(std {t.get('std', 0):.2f}); JACK clock vs wall {ev['jack_clock_ppm']:+.0f} ppm."
+                   f"(std {t.get('std', 0):.2f})"
+                   + (f", of which the capture latency the timetags account for {-ev['capture_latency_ms']:+.2f} ms "
+                      f"(residual {ev['timetag_residual_ms'].get('mean', 0):+.2f} ms)" if "capture_latency_ms" in ev else "")
+                   + f"; JACK clock vs wall {ev['jack_clock_ppm']:+.0f} ppm."
                    + (f" Burst onset → first voiced event arrival: p50 {o['p50']:.2f} ms, std {o['std']:.2f} ms "
                       f"({o['count']}/{ev['bursts']} bursts)." if o.get("count") else "")
                    + f" {_run_line(ev['run'])}")

@@ -18,7 +18,8 @@ counted (``missed_hops``), so a slow processor never stalls the stream.
 
 Stream time: events carry ``t`` = samples since the first callback / rate. ``timetag_epoch`` (UNIX
 seconds of stream time 0) comes from the first callback: the wall clock minus the age of its first
-input sample (``currentTime - inputBufferAdcTime``), so OSC bundles can carry true timetags.
+input sample (``currentTime - inputBufferAdcTime``, kept as ``capture_age_s``), so OSC bundles can
+carry true timetags: the instant the sound reached the device's converter, not the callback's.
 
 Device loss (PLATFORM.md: with JACK, callbacks just stop, ``stream.active`` turns False, and
 ``stop()``/``close()``/``Pa_Terminate`` hang): the main thread's watchdog sees no callback for
@@ -117,6 +118,13 @@ class LiveHost:
     def timetag_epoch(self) -> float | None:
         """UNIX seconds of stream time 0 (the first callback's first sample); None before it."""
         return None if self._side is None else self._side.epoch
+
+    @property
+    def capture_age_s(self) -> float:
+        """Seconds ``timetag_epoch`` was set back from the first callback's wall time: PortAudio's
+        ``currentTime - inputBufferAdcTime`` then (the capture path's latency, e.g. one period on
+        JACK's ``system:capture`` ports; 0 when the device reports none or nothing is known yet)."""
+        return 0.0 if self._side is None else self._side.capture_age_s
 
     @property
     def frames_in(self) -> int:

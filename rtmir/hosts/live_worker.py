@@ -48,6 +48,7 @@ class AudioSide:
         self.flags = np.zeros(4, np.int64)  # in overflow, in underflow, out underflow, out overflow
         self.late_blocks = 0
         self.epoch: float | None = None
+        self.capture_age_s = 0.0  # what the epoch subtracted: the first input sample's age
         self.times = np.zeros(TIMES)
 
     def duplex(self, indata, outdata, frames, time_info, status) -> None:
@@ -67,7 +68,8 @@ class AudioSide:
     def _capture(self, indata, time_info, status) -> None:
         if self.epoch is None:
             age = time_info.currentTime - time_info.inputBufferAdcTime
-            self.epoch = time.time() - (age if 0.0 < age < 1.0 else 0.0)
+            self.capture_age_s = age if 0.0 < age < 1.0 else 0.0
+            self.epoch = time.time() - self.capture_age_s
         if status:
             self._count(status)
         self.in_ring.write(indata)  # drops (and counts) when full, never waits
