@@ -166,14 +166,21 @@ def score_track(ref_f0: np.ndarray, track: Track, lookahead_s: float | None, cau
     Returns:
         The scores, or None for a causal score of a method without a finite look-ahead.
     """
-    grid = label_times(len(ref_f0))
-    if causal:
-        if lookahead_s is None:
-            return None
-        est_f0, est_voiced = on_grid(retime(track, lookahead_s), grid, "hold")
-    else:
-        est_f0, est_voiced = on_grid(track, grid, "nearest")
-    return score_frames(ref_f0, est_f0, est_voiced)
+    placed = place_on_labels(len(ref_f0), track, lookahead_s, causal)
+    return None if placed is None else score_frames(ref_f0, *placed)
+
+
+def place_on_labels(n_frames: int, track: Track, lookahead_s: float | None, causal: bool
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(f0 [n_frames], voiced [n_frames])``: the estimate on the label grid, offline ("nearest") or
+    causally (re-timed by ``lookahead_s`` and held); None for a causal placement of a method
+    without a finite look-ahead."""
+    grid = label_times(n_frames)
+    if not causal:
+        return on_grid(track, grid, "nearest")
+    if lookahead_s is None:
+        return None
+    return on_grid(retime(track, lookahead_s), grid, "hold")
 
 
 def mean_scores(scores: list[Scores]) -> dict[str, float]:
@@ -194,13 +201,10 @@ def pitch_right_frames(ref_f0: np.ndarray, track: Track, lookahead_s: float | No
     is within 50 cents, whatever the voicing decision; None for a causal score of a method without a
     finite look-ahead."""
     ref = np.asarray(ref_f0, np.float64)
-    grid = label_times(len(ref))
-    if causal:
-        if lookahead_s is None:
-            return None
-        est, _ = on_grid(retime(track, lookahead_s), grid, "hold")
-    else:
-        est, _ = on_grid(track, grid, "nearest")
+    placed = place_on_labels(len(ref), track, lookahead_s, causal)
+    if placed is None:
+        return None
+    est = placed[0]
     ok = (ref > 0) & (est > 0)
     cents = np.full(len(ref), np.inf)
     cents[ok] = np.abs(1200.0 * np.log2(est[ok] / ref[ok]))
