@@ -171,7 +171,7 @@ def score_track(ref_f0: np.ndarray, track: Track, lookahead_s: float | None, cau
 
 
 def place_on_labels(n_frames: int, track: Track, lookahead_s: float | None, causal: bool
-                  ) -> tuple[np.ndarray, np.ndarray] | None:
+                    ) -> tuple[np.ndarray, np.ndarray] | None:
     """``(f0 [n_frames], voiced [n_frames])``: the estimate on the label grid, offline ("nearest") or
     causally (re-timed by ``lookahead_s`` and held); None for a causal placement of a method
     without a finite look-ahead."""
