@@ -114,6 +114,10 @@ def augment(x: np.ndarray, past: np.ndarray, rng: np.random.Generator, ranges: A
     return y.astype(np.float32)
 
 
+CONDITIONS = ("clean", "white10", "pink10", "reverb")
+"""The fixed validation conditions ``degrade`` knows."""
+
+
 def degrade(x: np.ndarray, kind: str, seed: int) -> np.ndarray:
     """A fixed validation condition applied to a whole clip ``x [n]`` at 16 kHz.
 
@@ -131,4 +135,4 @@ def degrade(x: np.ndarray, kind: str, seed: int) -> np.ndarray:
     if kind == "reverb":
         rir = room_impulse_response(SAMPLE_RATE, 1, 1.0, 3.0, seed)[0]
         return signal.fftconvolve(x, rir)[: len(x)].astype(np.float32)
-    raise ValueError(f"unknown condition {kind!r}: clean, white10, pink10 or reverb")
+    raise ValueError(f"unknown condition {kind!r}: one of {', '.join(CONDITIONS)}")

@@ -172,16 +172,17 @@ def score_method(method: Method, run: dict, clips: list[Clip], conditions: list[
             per_clip["offline"].append(score_track(clip.ref_f0, track, method.lookahead_s, causal=False))
             per_clip["causal"].append(score_track(clip.ref_f0, track, method.lookahead_s, causal=True))
             band = note_frame_bands(clip.ref_f0)
-            for scoring in hits:
+            for scoring in hits:  # offline first: never None, it counts the voiced frames
                 ok = pitch_right_frames(clip.ref_f0, track, method.lookahead_s, causal=scoring == "causal")
                 if ok is None:
                     hits[scoring] = None
                     continue
-                if scoring == "offline" and right is not None:
-                    right[(clip.index, cond)] = ok
-                h, _ = count_by_band(ok, band)
+                h, v = count_by_band(ok, band)
+                if scoring == "offline":
+                    voiced = voiced + v
+                    if right is not None:
+                        right[(clip.index, cond)] = ok
                 hits[scoring] = None if hits[scoring] is None else hits[scoring] + h
-            voiced = voiced + count_by_band(np.zeros(len(band), bool), band)[1]
         result[cond] = {
             "clips": [c.index for c in clips],
             "offline": mean_scores(per_clip["offline"]),

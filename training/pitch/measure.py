@@ -26,10 +26,9 @@ from rtmir import BlockAdapter, ProcessSpec
 from rtmir.session import StreamingSession
 from rtmir.tasks.pitch import PitchDecoderConfig, PitchProcessor
 
-from .data import SAMPLE_RATE, degrade, load_split
+from .data import CONDITIONS, SAMPLE_RATE, degrade, load_split
 from .metrics import on_label_grid, score_frames
 
-CONDITIONS = ("clean", "white10", "pink10", "reverb")
 
 
 def stream_events(proc: PitchProcessor, audio: np.ndarray, block: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

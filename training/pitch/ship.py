@@ -15,14 +15,16 @@ import json
 import sys
 from pathlib import Path
 
-CONDITIONS = {"clean": "", "white10": "_white10", "pink10": "_pink10", "reverb": "_reverb"}
+from .data import CONDITIONS
+
 
 
 def evaluation_fields(measure: dict, latency_ms: float, hop_ms: float) -> dict[str, float]:
     """The card's ``evaluation``: numbers only, keys ``rpa``, ``rpa_white10``, ... (4 decimals)."""
     ev = {"val_clips": measure["clips"], "voicing_threshold": measure["voicing_threshold"],
           "latency_ms": latency_ms, "hop_ms": hop_ms}
-    for cond, sfx in CONDITIONS.items():
+    for cond in CONDITIONS:
+        sfx = "" if cond == "clean" else f"_{cond}"
         for k in ("rpa", "rca", "oa", "vr", "vfa"):
             if cond in measure:
                 ev[f"{k}{sfx}"] = round(float(measure[cond][k]), 4)

@@ -34,7 +34,7 @@ from rtmir.tasks.pitch import cents_to_hz, decode_salience, hz_to_cents
 
 from .config import TrainConfig
 from .crops import PitchCrops
-from .data import SAMPLE_RATE, Clips, degrade, load_split
+from .data import CONDITIONS, SAMPLE_RATE, Clips, degrade, load_split
 from .metrics import on_label_grid, score_frames
 from .targets import output_instants
 from .warm_start import check_same, grow_into
@@ -151,10 +151,10 @@ def _loader(config: TrainConfig, clips: Clips, model: PitchTCN) -> DataLoader:
 
 def train(config: TrainConfig, command: str = "", data_recipe: str = "") -> RunResult:
     """Train from scratch; write ``best.safetensors`` and ``history.jsonl`` under ``out_dir``."""
-    if not config.val_conditions:
-        raise ValueError("val_conditions is empty: name at least one of clean, white10, pink10, reverb")
-    for kind in config.val_conditions:
-        degrade(np.zeros(SAMPLE_RATE // 10, np.float32), kind, 0)  # an unknown name fails now, not at validation
+    unknown = [kind for kind in config.val_conditions if kind not in CONDITIONS]
+    if unknown or not config.val_conditions:  # fail now, not at the first validation
+        raise ValueError(f"val_conditions {list(config.val_conditions)}: name one or more of {', '.join(CONDITIONS)}"
+                         + (f" (unknown condition {unknown[0]!r})" if unknown else ""))
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     torch.set_num_threads(config.threads)
@@ -206,7 +206,7 @@ def train(config: TrainConfig, command: str = "", data_recipe: str = "") -> RunR
             last = step >= config.max_steps or elapsed >= budget_s
             if elapsed >= next_val or last:
                 next_val = elapsed + 60.0 * config.val_every_minutes
-                by_condition = validate(model, val, tuple(config.val_conditions))
+                by_condition = validate(model, val, config.val_conditions)
                 scores = by_condition[config.val_conditions[0]]
                 entry = {"step": step, "minutes": round(elapsed / 60, 2), "loss": float(np.mean(losses[-50:])),
                          "skipped_steps": skipped, **scores}
