@@ -32,6 +32,8 @@ class TimedProcessor(Processor):
         self.sample_rate = inner.sample_rate
         self.channels = inner.channels
         self.output_channels = inner.output_channels
+        self.result = inner.result
+        self.param_specs = inner.param_specs
         self.durations = np.zeros(max_calls)
         self.hops = np.zeros(max_calls, np.int64)
         self.calls = 0
@@ -112,7 +114,7 @@ def bench_compute(make_processors, block: int, sample_rate: int = 48000, seconds
         histograms: if given, one ``{"processor", "block", "counts"}`` per row is appended.
 
     Returns:
-        One row per processor (keys as ``Engine.lane_keys``), then the ``engine`` row.
+        One row per processor (node names, as ``Engine.lane_keys``), then the ``engine`` row.
     """
     x = test_signal(sample_rate, seconds)
     timed = [TimedProcessor(p, max_calls=x.shape[1] + 1) for p in make_processors()]
@@ -124,8 +126,8 @@ def bench_compute(make_processors, block: int, sample_rate: int = 48000, seconds
         engine.push(x[:, start:start + block].copy())
         push_s[i] = time.perf_counter() - t
     results, samples = [], []
-    for key, lane, tp in zip(engine.lane_keys(), engine.lanes, timed):
-        r, per_hop = _summarise(tp, lane.rate, block, sample_rate, warmup_seconds)
+    for key, node, tp in zip(engine.lane_keys(), engine.nodes, timed):
+        r, per_hop = _summarise(tp, node.rate, block, sample_rate, warmup_seconds)
         results.append(dataclasses.replace(r, processor=key))
         samples.append(per_hop)
     r, per_block = _summarise_engine(push_s, block, sample_rate, warmup_seconds)

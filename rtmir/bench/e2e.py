@@ -164,12 +164,13 @@ def audio_latency(make_processors, cfg: E2EConfig, freewheel: bool) -> dict:
 
 def _declared_audio(engine: Engine, host: LiveHost, cfg: E2EConfig) -> dict:
     """The lag a click should come back with, split into named parts (samples)."""
-    lane = next(lane for lane in engine.lanes if lane.processor.output_channels)
-    parts = {"algorithmic_samples": lane.processor.latency_samples,
-             "adapter_samples": lane.adapter.audio_latency_samples,
+    row = next(r for r in engine.latency_report() if r["output_channels"])
+    delay = row["audio_delay_samples"]  # core.latency: algorithmic + the alignment of the node's path
+    parts = {"algorithmic_samples": row["algorithmic_samples"],
+             "adapter_samples": int(round(delay)) - row["algorithmic_samples"],
              "output_ring_samples": host.output_latency_blocks * cfg.block,
              "portaudio_samples": cfg.block}  # PortAudio's JACK backend adds one block (PLATFORM.md)
-    return {**parts, "total_samples": sum(parts.values()), "processor": lane.processor.task}
+    return {**parts, "total_samples": sum(parts.values()), "processor": row["processor"]}
 
 
 def _click_lags(rec: np.ndarray, at: np.ndarray, offset: int, expected: int, cfg: E2EConfig) -> list[int]:
@@ -285,8 +286,8 @@ def _declared_events(engine: Engine, summary: dict, cfg: E2EConfig) -> dict:
     the measured timetag − player offset, about −1 block, is that capture period).
     """
     block_ms = 1000.0 * cfg.block / cfg.sample_rate
-    algo = max(r["algorithmic_ms"] for r in engine.latency_report() if not r["output_channels"]) \
-        if any(not lane.processor.output_channels for lane in engine.lanes) else 0.0
+    algo = max((r["upstream_ms"] + r["algorithmic_ms"] for r in engine.latency_report() if not r["output_channels"]),
+               default=0.0)
     device_in = max((summary.get("device_latency_ms") or [0.0])[0], block_ms)
     compute = summary.get("compute_ms_p99", 0.0)
     return {"algorithmic_ms": algo, "buffering_ms": block_ms, "device_input_ms": device_in,

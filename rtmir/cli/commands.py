@@ -10,100 +10,35 @@ import signal
 import sys
 from pathlib import Path
 
-from ..core.engine import Engine
 from ..bench.jack import JackError
-from ..core.lane import ChannelError, RateError
+from ..core.engine import Engine
+from ..core.graph import GraphError
+from ..core.node import ChannelError, RateError
+from ..hosts.devices import AudioDeviceError
 from ..hosts.file_host import AudioFileError, FileHost
 from ..session import ModelError
-from ..sinks.files import JsonlSink, OutputError
+from ..sinks.files import OutputError
 from ..sinks.osc_format import OscError
-from ..hosts.devices import AudioDeviceError
-from ..tasks.registry import DEFAULT_TASK, UnknownTaskError, build_processor
+from ..tasks.registry import UnknownTaskError
+from . import live
+from .common import (DeviceLost, UsageError, audio_file_sinks, build_control, build_graph_from_args,  # noqa: F401
+                     build_processors, build_sinks, check_block, discard, epoch_setter, make_engine,
+                     parse_miss_policy)
 
 log = logging.getLogger("rtmir")
 DEMO_CLIP = Path(__file__).resolve().parent.parent / "data" / "demo.flac"
 
-
-class UsageError(ValueError):
-    """A command-line value is out of range or malformed."""
-
-
-class DeviceLost(RuntimeError):
-    """The audio device stopped mid-stream (outputs were flushed)."""
-
-
 USER_ERRORS: tuple[type[Exception], ...] = (
     AudioFileError, ModelError, OutputError, UnknownTaskError, ChannelError, UsageError, OscError,
-    AudioDeviceError, RateError, JackError,
+    AudioDeviceError, RateError, JackError, GraphError,
 )
 
 
 def run(args) -> int:
     """Dispatch one parsed command; returns the exit code."""
     handler = {"demo": cmd_demo, "stream": cmd_stream, "live": cmd_live, "bench": cmd_bench,
-               "models": cmd_models, "devices": cmd_devices}[args.command]
+               "models": cmd_models, "devices": cmd_devices, "graph": cmd_graph}[args.command]
     return handler(args)
-
-
-def check_block(block: int) -> None:
-    if not 1 <= block <= 8192:
-        raise UsageError(f"--block must be 1…8192 samples, got {block}")
-
-
-def build_processors(args) -> list:
-    """One processor per ``--task`` (default: the default task)."""
-    return [build_processor(t, args.model) for t in (args.task or [DEFAULT_TASK])]
-
-
-def build_sinks(args, timetag_epoch: float | None) -> list:
-    """Sinks named on the command line, in the order: OSC, JSONL, out-dir. Validates each."""
-    sinks = []
-    try:
-        if args.osc:
-            from ..sinks.osc import OscSink, parse_destination
-
-            host, port = parse_destination(args.osc)
-            sinks.append(OscSink(host, port, prefix=args.osc_prefix, timetag_epoch=timetag_epoch))
-        if args.jsonl:
-            sinks.append(JsonlSink(args.jsonl))
-        if args.out_dir:
-            out = Path(args.out_dir)
-            if not out.is_dir():
-                raise OutputError(f"--out-dir does not exist or is not a directory: {out}")
-            sinks.append(JsonlSink(out / "events.jsonl"))
-    except Exception:
-        for s in sinks:
-            discard(s)
-        raise
-    return sinks
-
-
-def build_control(args):
-    """The OSC control server on 127.0.0.1 when ``--control-port`` is given, else None."""
-    if args.control_port is None:
-        return None
-    from ..control import ControlServer
-
-    server = ControlServer(port=args.control_port, prefix=args.osc_prefix)
-    print(f"rtmir: control on 127.0.0.1:{server.port}", file=sys.stderr)
-    return server
-
-
-def epoch_setter(sinks: list):
-    """A callback giving every sink with a ``timetag_epoch`` the stream's start time."""
-    def set_epoch(epoch: float) -> None:
-        for s in sinks:
-            if hasattr(s, "timetag_epoch"):
-                s.timetag_epoch = epoch
-    return set_epoch
-
-
-def discard(sink) -> None:
-    """Drop what a sink made for a run that failed before streaming (files: deleted)."""
-    if hasattr(sink, "discard"):
-        sink.discard()
-    else:
-        sink.close()
 
 
 def _stop_flag():
@@ -123,11 +58,17 @@ def _stop_flag():
 def stream_file(args, path: Path, realtime: bool) -> int:
     check_block(args.block)
     host = FileHost(path, block=args.block, realtime=realtime)  # probes the file first
-    processors = build_processors(args)
+    graph = build_graph_from_args(args, files=bool(args.out_dir))
     sinks = build_sinks(args, None)
-    engine = Engine(processors, sinks, control=build_control(args))
     try:
-        summary = host.run(engine, stop=_stop_flag(), on_epoch=epoch_setter(sinks))
+        audio = audio_file_sinks(graph, args.out_dir, host.info.sample_rate, inputs=(path,))
+    except Exception:
+        for s in sinks:
+            discard(s)
+        raise
+    engine = Engine(graph, sinks + [sink for *_, sink in audio], control=build_control(args))
+    try:
+        summary = host.run(engine, stop=_stop_flag(), on_epoch=epoch_setter(sinks), audio_files=audio)
     finally:
         engine.close()
     _report(summary, engine)
@@ -238,27 +179,19 @@ def _need(module: str, option: str) -> None:
         raise UsageError(f"{option} needs the {module!r} module: pip install 'rtmir[bench]'")
 
 
-def parse_miss_policy(text: str) -> str | dict[str, str]:
-    """``"hold"`` → "hold"; ``"yin=hold,model=dry"`` → {"yin": "hold", "model": "dry"}."""
-    from ..core.lane import MISS_POLICIES
-
-    if "=" not in text:
-        policy: str | dict[str, str] = text
-        values = [text]
-    else:
-        pairs = [item.partition("=") for item in text.split(",")]
-        policy = {task.strip(): value.strip() for task, _, value in pairs}
-        values = list(policy.values())
-    bad = [v for v in values if v not in MISS_POLICIES]
-    if bad:
-        raise UsageError(f"--miss-policy: unknown policy {bad[0]!r}: use {', '.join(MISS_POLICIES)} (or TASK=POLICY,...)")
-    return policy
-
-
 def cmd_live(args) -> int:
-    from . import live
-
     return live.run_live(args)
+
+
+def cmd_graph(args) -> int:
+    """Print a graph's nodes, ports, edges, routes and the latency of every path."""
+    from .graph_text import graph_text
+
+    graph = build_graph_from_args(args)
+    engine = Engine(graph)
+    engine.prepare(args.sample_rate, args.channels, args.block)
+    print(graph_text(engine))
+    return 0
 
 
 def cmd_devices(args) -> int:

@@ -1,4 +1,4 @@
-"""``rtmir live``: a live input → processors → OSC/JSONL, with a terminal display."""
+"""``rtmir live``: a live input → the graph → OSC/JSONL/audio out, with a terminal display."""
 from __future__ import annotations
 
 import sys
@@ -8,33 +8,41 @@ from ..core.engine import Engine
 from ..hosts.devices import AudioDeviceError
 from ..hosts.live_host import DeviceLostError, LiveHost
 from ..sinks.display import DisplaySink
-from . import commands
+from . import common
 
 
 def run_live(args) -> int:
-    """Run until Ctrl-C, SIGTERM, ``--seconds``, or the device is lost (→ ``commands.DeviceLost``)."""
-    commands.check_block(args.block)
+    """Run until Ctrl-C, SIGTERM, ``--seconds``, or the device is lost (→ ``common.DeviceLost``)."""
+    common.check_block(args.block)
     if args.deadline_ms is not None and args.deadline_ms <= 0:
-        raise commands.UsageError(f"--deadline-ms must be positive, got {args.deadline_ms}")
-    policy = commands.parse_miss_policy(args.miss_policy)
-    processors = commands.build_processors(args)
+        raise common.UsageError(f"--deadline-ms must be positive, got {args.deadline_ms}")
+    if args.in_channels < 1 or (args.out_channels is not None and args.out_channels < 1):
+        raise common.UsageError("--in-channels and --out-channels must be at least 1")
+    policy = common.parse_miss_policy(args.miss_policy)
+    graph = common.build_graph_from_args(args)
     host = LiveHost(device=_device(args.device), block=args.block, sample_rate=args.sample_rate,
-                    channels=args.channels, deadline_ms=args.deadline_ms)
-    sinks = commands.build_sinks(args, None)
+                    channels=args.in_channels, deadline_ms=args.deadline_ms,
+                    output=args.out_channels is not None, out_channels=args.out_channels)
+    sinks = common.build_sinks(args, None)
     display = None if args.no_display or not sys.stderr.isatty() else DisplaySink()
-    engine = Engine(processors, sinks + ([display] if display else []), control=commands.build_control(args),
-                    miss_policy=policy)
+    try:
+        engine = common.make_engine(graph, sinks + ([display] if display else []),
+                                    control=common.build_control(args), miss_policy=policy)
+    except Exception:
+        for s in sinks:
+            common.discard(s)
+        raise
     deadline = time.monotonic() + args.seconds if args.seconds else None
     stop = (lambda: time.monotonic() >= deadline) if deadline else None
     try:
-        summary = _run(host, engine, stop, commands.epoch_setter(sinks), display)
+        summary = _run(host, engine, stop, common.epoch_setter(sinks), display)
     except DeviceLostError as exc:
         engine.close()
-        raise commands.DeviceLost(str(exc)) from exc
+        raise common.DeviceLost(str(exc)) from exc
     except AudioDeviceError:
         engine.close()
         for s in sinks:
-            commands.discard(s)
+            common.discard(s)
         raise
     engine.close()
     print(f"rtmir: {summary.get('seconds', 0.0):.1f} s live, {summary.get('events', 0)} events, "

@@ -1,4 +1,4 @@
-"""``rtmir`` command line: demo, stream, live, bench, models, devices (DESIGN.md).
+"""``rtmir`` command line: demo, stream, live, bench, graph, models, devices (DESIGN.md).
 
 Exit codes: 0 ok; 2 bad usage or input, with one line on stderr; 3 audio device lost mid-stream.
 """
@@ -18,13 +18,15 @@ def _common(p: argparse.ArgumentParser, block_default: int) -> None:
     p.add_argument("--task", action="append", metavar="T",
                    help=f"processor to run (repeatable; default {DEFAULT_TASK}): " + ", ".join(sorted(TASKS)))
     p.add_argument("--model", metavar="NAME|PATH", help="zoo model name or .onnx path (for --task model)")
+    p.add_argument("--graph", metavar="FILE.toml", help="a graph of nodes, edges and routes (instead of --task)")
     p.add_argument("--block", type=int, default=block_default, metavar="N", help=f"host block size in samples (default {block_default})")
     p.add_argument("--osc", metavar="HOST:PORT", help="send OSC to HOST:PORT (e.g. 127.0.0.1:9000)")
     p.add_argument("--osc-prefix", default="/rtmir", help="OSC address prefix (default /rtmir)")
     p.add_argument("--control-port", type=int, metavar="PORT",
                    help="listen for /rtmir/ctl/... on 127.0.0.1:PORT (0 = any free port)")
     p.add_argument("--jsonl", metavar="FILE", help="write one JSON object per event")
-    p.add_argument("--out-dir", metavar="DIR", help="write events.jsonl (and audio outputs) into DIR")
+    p.add_argument("--out-dir", metavar="DIR",
+                   help="write events.jsonl and every audio port routed to a file into DIR (latency compensated)")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
 
 
@@ -48,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, 128)
     p.add_argument("--device", help="input device name or index (see `rtmir devices`)")
     p.add_argument("--sample-rate", type=int, help="device sample rate (default: the device's)")
-    p.add_argument("--channels", type=int, default=1, help="input channels (default 1)")
+    p.add_argument("--in-channels", "--channels", dest="in_channels", type=int, default=1,
+                   help="input channels (default 1)")
+    p.add_argument("--out-channels", type=int, metavar="N",
+                   help="play the routed audio (or the dry input) on N output channels")
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
     p.add_argument("--no-display", action="store_true", help="no terminal display")
     p.add_argument("--miss-policy", default="skip", metavar="P",
@@ -76,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deadline-ms", type=float, metavar="MS",
                    help="a block older than this is missed (default: when its output is due)")
 
+    p = sub.add_parser("graph", help="print a graph's nodes, ports, edges, routes and the latency of every path")
+    p.add_argument("graph", metavar="FILE.toml")
+    p.add_argument("--task", action="append", help=argparse.SUPPRESS)
+    p.add_argument("--model", help=argparse.SUPPRESS)
+    p.add_argument("--sample-rate", type=int, default=48000, help="host rate in Hz (default 48000)")
+    p.add_argument("--channels", type=int, default=1, help="host input channels (default 1)")
+    p.add_argument("--block", type=int, default=256, help="host block in samples (default 256)")
+
     sub.add_parser("models", help="list the shipped models (from their cards)")
     sub.add_parser("devices", help="list audio devices, defaults marked")
     return parser
@@ -90,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return commands.run(args)
-    except commands.DeviceLost as exc:
+    except commands.DeviceLost as exc:  # noqa: F821 (re-exported from cli.common)
         print(f"rtmir: error: {exc}", file=sys.stderr)
         return EXIT_DEVICE_LOST
     except commands.USER_ERRORS as exc:

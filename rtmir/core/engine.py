@@ -1,34 +1,38 @@
-"""Engine: host blocks in, events out to the sinks — the part every host shares.
+"""Engine: host blocks in, a graph of nodes run in order, events out to the sinks, audio routed.
 
-    host ──block──► Engine.push ── sanitise (NaN/Inf → 0, counted)
-                                 ├─► Lane(processor 1) ─► events ┐
-                                 ├─► Lane(processor 2) ─► events ├─► sinks (OSC, JSONL, ...)
-                                 └─► ...                         ┘
+    host block [C, n] ─► sanitise (NaN/Inf → 0, counted) ─► control drained
+        │
+        ├─► node 1 (its source: the input) ─► events ┐         audio ports ─► Aligner ─► n samples
+        ├─► node 2 (its source: node 1.audio) ─► ... ├─► sinks  routes: out rows · files (hosts)
+        └─► ...                                      ┘
+
+``Engine(processors)`` is the short form (``--task a --task b``): parallel nodes on the input,
+named after their task (``yin``, ``yin_2`` …), audio outputs on consecutive output rows in
+order. ``Engine(graph)`` runs a ``core.graph.Graph``. Latency is computed once, in ``prepare``,
+by ``core.latency``; ``latency_report`` and ``timings`` give it to hosts, the bench and display.
 
 The engine runs on whatever thread the host gives it (the file host's thread, the live host's
-worker — never the audio callback). It counts what went wrong instead of raising mid-stream.
+worker — never the audio callback) and counts what went wrong instead of raising mid-stream.
 
-Audio. Processors with ``output_channels > 0`` write their output side by side::
-
-    out [engine.output_channels, n]:  rows 0..k1-1 = audio processor 1, rows k1..k1+k2-1 = 2, ...
-
-(event processors take no rows). Each lane's audio is delayed by its adapter (``hop - 1``) plus
-the processor's own ``latency_samples``; ``latency_report`` lists both.
-
-Missed deadlines. ``push(block, missed=True)`` (the live host is behind) makes every lane apply
-its miss policy instead of running its processor; ``miss_policy`` is one policy for all or a
-``{task: policy}`` mapping (see ``lane.py``).
+Missed deadlines. ``push(block, missed=True)`` (the live host is behind) makes every node apply
+its miss policy; besides, each node keeps its own compute lag and misses alone when it is over
+its deadline (``core/node.py``). ``miss_policy`` is one policy for all, or ``{task or node:
+policy}``; a graph node's own ``miss_policy`` wins.
 """
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
-from .lane import MISS_POLICIES, Lane
+from .graph import HOST, Endpoint, Graph, GraphSpec, Route, build_graph
+from .latency import NodeTiming, StepCounts, latency_row, total_ms
+from .node import Aligner, Node
+from .ports import MISS_POLICIES
 from .processor import Event, Processor
 
 log = logging.getLogger(__name__)
@@ -64,64 +68,110 @@ class EngineStats:
     extra: dict = field(default_factory=dict)
 
 
+def parallel_graph(processors: list[Processor]) -> Graph:
+    """The short form: every processor on the input, audio outputs on consecutive rows."""
+    made = iter(processors)
+    graph = build_graph(GraphSpec.parallel([p.task for p in processors]), lambda spec: next(made))
+    row = 1
+    for node in graph.nodes:
+        for port in node.desc.outputs:
+            if port.kind == "audio":
+                graph.routes.append(Route(Endpoint(node.name, port.name), channel=row))
+                row += port.width or node.processor.output_channels or 1
+    return graph
+
+
 class Engine:
-    """Run a set of processors side by side on one input and deliver their events to sinks.
+    """Run a graph (or processors side by side) on one input; deliver events, route audio.
 
     Args:
-        processors: processors fed the same input (each gets its own lane).
+        processors: a ``Graph``, or processors fed the same input (the short form).
         sinks: receivers of every event.
-        resample_quality: for lanes whose processor needs another rate: "low-latency" (default;
-            the same in files and live, ~1 ms hold) or a soxr quality ("HQ", ...).
-        control: optional ``ControlServer``; its queued commands are applied at the start of
-            every push (on the engine's thread, between hops).
-        miss_policy: "skip", "hold" or "dry" for every processor, or ``{task: policy}`` (tasks not
-            named get "skip").
+        resample_quality: "low-latency" (default; files and live alike) or a soxr quality
+            ("HQ", ...; event-only nodes).
+        control: optional ``ControlServer``, drained at the start of every push.
+        miss_policy: "skip", "hold" or "dry" for every node, or ``{task or node: policy}``.
+        deadline_ms: default per-node compute-lag deadline (None: nodes miss only when the host
+            says so); a graph node's ``deadline_ms`` wins.
 
     Raises:
         ValueError: no processors, or an unknown miss policy.
+        GraphError: a graph that does not check.
     """
 
-    def __init__(self, processors: list[Processor], sinks: list[Sink] = (), resample_quality: str = "low-latency",
-                 control=None, miss_policy: str | dict[str, str] = "skip") -> None:
-        if not processors:
+    def __init__(self, processors: list[Processor] | Graph, sinks: list[Sink] = (),
+                 resample_quality: str = "low-latency", control=None,
+                 miss_policy: str | dict[str, str] = "skip", deadline_ms: float | None = None) -> None:
+        if not isinstance(processors, Graph) and not processors:
             raise ValueError("an engine needs at least one processor")
-        self.processors = list(processors)
+        self.graph = processors if isinstance(processors, Graph) else parallel_graph(list(processors))
+        self.processors = [n.processor for n in self.graph.nodes]
+        policies = _policies(miss_policy, self.graph)
+        self.nodes = []
+        for g, pol in zip(self.graph.nodes, policies):
+            dl = g.spec.deadline_ms if g.spec.deadline_ms is not None else deadline_ms
+            self.nodes.append(Node(g, pol, resample_quality, None if dl is None else dl / 1000.0))
+        self._by_name = {n.name: n for n in self.nodes}
         self.sinks = list(sinks)
-        policies = _policies(miss_policy, self.processors)
-        self.lanes = [Lane(p, resample_quality, pol) for p, pol in zip(self.processors, policies)]
-        self.stats = EngineStats()
-        self.host_rate = 0
-        self.max_block = 0
-        self.output_channels = 0
-        self.missed_pushes = 0
-        self._rows: list[tuple[Lane, int, int]] = []
-        self._scratch = np.zeros((0, 0), np.float32)
         self.control = control
+        self.stats = EngineStats()
+        self.host_rate = self.max_block = self.output_channels = self.missed_pushes = 0
+        self.timings: dict[str, NodeTiming] = {}
+        self.t_end: float | None = None  # events at or past this stream time are dropped (padding)
+        for sink in self.sinks:
+            if hasattr(sink, "bind_graph"):
+                sink.bind_graph(self.graph)
 
+    # -- prepare --------------------------------------------------------------------------
     def prepare(self, host_rate: int, host_channels: int, max_block: int) -> None:
-        """Prepare every lane for host blocks up to ``max_block`` samples.
+        """Prepare every node for host blocks up to ``max_block`` samples; compute latencies.
 
         Raises:
-            ChannelError: a processor's channels cannot be fed from ``host_channels``.
+            ChannelError, RateError: a node cannot be fed what its source gives.
         """
-        self.host_rate = host_rate
-        self.max_block = max_block
-        for lane in self.lanes:
-            lane.prepare(host_rate, host_channels, max_block)
-        self._rows, row = [], 0
-        for lane in self.lanes:
-            k = lane.processor.output_channels
-            if k:
-                self._rows.append((lane, row, row + k))
-                row += k
-        self.output_channels = row
-        self._scratch = np.zeros((row, max_block), np.float32)  # audio when push gets no ``out``
+        self.host_rate, self.max_block = host_rate, max_block
+        counts = StepCounts(host_rate)
+        self.timings = {}
+        for node in self.nodes:
+            src = node.source or Endpoint(HOST, "audio")
+            tokens = node.in_port.kind != "audio"
+            if src.node == HOST:
+                width, units = host_channels, max_block
+            else:
+                up = self._by_name[src.node]
+                width = up._width(up.desc.output(src.port))
+                units = up.max_steps if tokens else max_block
+            node.prepare(host_rate, width, units)
+            counts.add(node.name, node.rate, node.per_step, src.node if tokens else None)
+            self.timings[node.name] = self._timing(node, src, tokens, counts)
+            node.t_offset_s = self.timings[node.name].in_delay_s
+            node.aligners = {p.name: Aligner(node._width(p), node.rate, host_rate,
+                                             self.timings[node.name].alignment_samples, max_block)
+                             for p in node.data_outputs if p.kind == "audio"}
+        self._routes = [(r, self._by_name[r.src.node], r.src.port) for r in self.graph.routes]
+        self.output_channels = max((r.channel - 1 + n.aligners[p].out.shape[0]
+                                    for r, n, p in self._routes if r.channel), default=0)
+        self._scratch = np.zeros((self.output_channels, max_block), np.float32)
+        self._aligned: dict[tuple[str, str], np.ndarray] = {}
+
+    def _timing(self, node: Node, src: Endpoint, tokens: bool, counts: StepCounts) -> NodeTiming:
+        if src.node == HOST:
+            in_delay, path = 0.0, ()
+        else:
+            up = self.timings[src.node]
+            in_delay = up.in_delay_s + up.latency_samples / up.rate if tokens else up.out_delay_s
+            path = up.path
+        has_audio = any(p.kind == "audio" for p in node.data_outputs)
+        align = counts.alignment_delay(node.name, node.rate, node.hop) if has_audio else 0
+        return NodeTiming(node.name, node.rate, node.hop, node.processor.latency_samples, in_delay, align,
+                          node.resampler_hold, path + (node.name,), self.host_rate)
 
     def reset(self) -> None:
-        """Reset every lane (buffers, resamplers, processors' state)."""
-        for lane in self.lanes:
-            lane.reset()
+        """Reset every node (buffers, resamplers, aligners, processors' state)."""
+        for node in self.nodes:
+            node.reset()
 
+    # -- push -----------------------------------------------------------------------------
     def push(self, block: np.ndarray, out: np.ndarray | None = None, missed: bool = False) -> list[Event]:
         """Process one host block ``[C, n]`` float32 and send the resulting events.
 
@@ -129,51 +179,74 @@ class Engine:
 
         Args:
             block: host audio, ``n <= max_block``.
-            out: ``[C_out, n]`` with ``C_out >= output_channels`` to receive the audio
-                processors' output (rows past ``output_channels`` are zeroed), or None.
-            missed: the host is behind its deadline: apply each lane's miss policy instead of
-                running the processors (the sample clock still advances).
+            out: ``[C_out, n]`` to receive the routed audio (rows not routed are zeroed), or None.
+            missed: the host is behind its deadline: every node applies its miss policy (the
+                sample clock still advances).
         """
         start = time.perf_counter()
         if self.control is not None:
             self.control.drain(self)
-        if not np.isfinite(block).all():
-            bad = ~np.isfinite(block)
-            self.stats.nonfinite_samples += int(bad.sum())
-            block[bad] = 0.0
+        if not math.isfinite(float(block.sum())):
+            self._sanitise(block)
         n = block.shape[1]
         self.stats.samples_in += n
         self.missed_pushes += bool(missed)
-        sink = self._scratch[:, :n] if out is None else out
+        duration = n / self.host_rate
+        aligned = self._aligned
         events: list[Event] = []
-        rows = iter(self._rows)
-        audio = next(rows, None)
-        for lane in self.lanes:
-            if audio is not None and audio[0] is lane:
-                events.extend(lane.push(block, sink[audio[1]:audio[2], :n], missed))
-                audio = next(rows, None)
+        for node in self.nodes:
+            src = node.source
+            if src is None or src.node == HOST:
+                data = block
+            elif node.in_port.kind == "audio":
+                data = aligned[(src.node, src.port)]
             else:
-                events.extend(lane.push(block, None, missed))
-        if out is not None and out.shape[0] > self.output_channels:
-            out[self.output_channels:] = 0.0
+                data = self._by_name[src.node].produced[src.port]
+            got = node.push(data, duration, missed)
+            if got:
+                events.extend(got)
+            for port, aligner in node.aligners.items():
+                aligned[(node.name, port)] = aligner.push(node.produced[port], n)
+        if out is not None:
+            self._route(out, n)
         self._deliver(events)
         took = time.perf_counter() - start
         self.stats.push_seconds += took
-        self.stats.max_push_seconds = max(self.stats.max_push_seconds, took)
+        if took > self.stats.max_push_seconds:
+            self.stats.max_push_seconds = took
         return events
 
+    def _sanitise(self, block: np.ndarray) -> None:
+        bad = ~np.isfinite(block)
+        self.stats.nonfinite_samples += int(bad.sum())
+        block[bad] = 0.0
+
+    def _route(self, out: np.ndarray, n: int) -> None:
+        if out.shape[0] > self.output_channels:
+            out[self.output_channels:, :n] = 0.0
+        for route, node, port in self._routes:
+            if route.channel:
+                sig = self._aligned[(node.name, port)]
+                out[route.channel - 1:route.channel - 1 + sig.shape[0], :n] = sig
+
+    def audio(self, node: str, port: str = "audio") -> np.ndarray:
+        """The last push's aligned audio of ``node.port`` (``[width, n]`` host rate, a view)."""
+        return self._aligned[(node, port)]
+
     def finish(self) -> list[Event]:
-        """End of input: flush what the resamplers held back and send it."""
+        """End of input: flush what the input resamplers held back and send it."""
         events: list[Event] = []
-        for lane in self.lanes:
-            events.extend(lane.flush())
+        for node in self.nodes:
+            events.extend(node.flush())
         self._deliver(events)
         return events
 
     def _deliver(self, events: list[Event]) -> None:
         if not events:
             return
-        events.sort(key=lambda e: e.t)
+        if self.t_end is not None:
+            events[:] = [e for e in events if e.t < self.t_end]
+        events.sort(key=_by_t)
         self.stats.events += len(events)
         for sink in self.sinks:
             sink.send(events)
@@ -190,70 +263,76 @@ class Engine:
         if self.control is not None:
             self.control.close()
 
+    # -- reports --------------------------------------------------------------------------
     def missed_hops(self) -> dict[str, int]:
-        """Hops each processor missed (keys ``task`` or ``task#i`` when a task repeats)."""
-        return {key: lane.missed_hops for key, lane in zip(self.lane_keys(), self.lanes)}
+        """Hops each node missed, by node name."""
+        return {n.name: n.missed_hops for n in self.nodes}
 
     def lane_keys(self) -> list[str]:
-        """One unique name per lane: the task, suffixed ``#i`` (0-based) when a task repeats."""
-        tasks = [lane.processor.task for lane in self.lanes]
-        seen: dict[str, int] = {}
-        keys = []
-        for task in tasks:
-            i = seen.get(task, 0)
-            seen[task] = i + 1
-            keys.append(task if tasks.count(task) == 1 else f"{task}#{i}")
-        return keys
+        """The node names, in order (the keys of ``missed_hops`` and ``latency_report``)."""
+        return [n.name for n in self.nodes]
+
+    def miss_policies(self) -> dict[str, str]:
+        """Each node's miss policy, by node name."""
+        return {n.name: n.miss_policy for n in self.nodes}
 
     def latency_report(self) -> list[dict]:
-        """Per processor, the declared latencies (DESIGN.md "Latency, named"), after ``prepare``.
+        """Per node, the declared latencies (``core.latency.latency_row``), after ``prepare``."""
+        return [latency_row(self.timings[n.name], self.max_block, _audio_width(n), n.miss_policy)
+                for n in self.nodes]
 
-        ``algorithmic`` is the processor's own; ``buffering`` = the host block (the longest a
-        sample waits for its block to be complete) + the adapter's audio delay (``hop - 1``,
-        audio processors only) + the resampler's hold. The live host adds its own output
-        latency and the device's; ``rtmir bench`` adds measured compute. ``hop_ms`` is the hop
-        span, for reference (an event processor's hop wait is inside ``algorithmic``).
-        """
-        rows = []
-        host = self.host_rate or 1
-        for key, lane in zip(self.lane_keys(), self.lanes):
-            p = lane.processor
-            hold_ms = 1000.0 * lane.resampler_delay_samples / host
-            block_ms = 1000.0 * self.max_block / host
-            adapter_ms = 1000.0 * lane.adapter.audio_latency_samples / lane.rate
-            rows.append({
-                "processor": key, "sample_rate": lane.rate, "hop_size": p.hop_size,
-                "output_channels": p.output_channels, "miss_policy": lane.miss_policy,
-                "algorithmic_samples": p.latency_samples,
-                "algorithmic_ms": 1000.0 * p.latency_samples / lane.rate,
-                "hop_buffering_ms": 1000.0 * p.hop_size / lane.rate,
-                "host_block_ms": block_ms, "adapter_audio_ms": adapter_ms, "resampler_ms": hold_ms,
-                "buffering_ms": block_ms + adapter_ms + hold_ms,
-            })
-        return rows
+    def max_latency_ms(self, events_only: bool = False) -> float:
+        """The slowest path's declared latency (``latency.total_ms``), ms; 0 for no such node."""
+        rows = [r for r, n in zip(self.latency_report(), self.nodes) if not (events_only and n.aligners)]
+        return max((total_ms(r) for r in rows), default=0.0)
 
-    def apply_control(self, task: str, param: str, value: float) -> None:
-        """Set ``param`` on every processor of ``task``.
+    def audio_delay_samples(self, node: str) -> float:
+        """Host samples by which ``node``'s aligned audio outputs lag the input (may be fractional)."""
+        return self.timings[node].out_delay_samples()
+
+    # -- control --------------------------------------------------------------------------
+    def apply_control(self, target: str, param: str, value: float) -> None:
+        """Set ``param`` on node ``target`` (or every node of task ``target``), range-checked.
 
         Raises:
-            KeyError: no processor of that task, or it has no such parameter.
+            KeyError: no such node or task, or it has no such parameter.
+            ValueError: the value is outside the parameter's declared range.
         """
-        matched = [p for p in self.processors if p.task == task]
+        matched = [n for n in self.nodes if n.name == target] or \
+                  [n for n in self.nodes if n.processor.task == target]
         if not matched:
-            raise KeyError(f"no processor for task {task!r}")
-        for p in matched:
-            p.set_param(param, value)
+            raise KeyError(f"no node or task named {target!r} (nodes: {', '.join(self.lane_keys())})")
+        for node in matched:
+            specs = {p.name: p for p in node.desc.params}
+            v = specs[param].check(value) if param in specs else value
+            node.processor.set_param(param, v)
 
 
-def _policies(miss_policy: str | dict[str, str], processors: list[Processor]) -> list[str]:
-    """One policy per processor from a single name or a ``{task: policy}`` mapping."""
+def _by_t(e: Event) -> float:
+    return e.t
+
+
+def _audio_width(node: Node) -> int:
+    return sum(a.out.shape[0] for a in node.aligners.values())
+
+
+def _policies(miss_policy: str | dict[str, str], graph: Graph) -> list[str]:
+    """One policy per node from a name or a ``{task or node: policy}`` mapping."""
     if isinstance(miss_policy, str):
-        return [miss_policy] * len(processors)
-    tasks = {p.task for p in processors}
-    unknown = sorted(set(miss_policy) - tasks)
-    if unknown:
-        raise ValueError(f"miss policy given for {unknown}, which no processor has (tasks: {sorted(tasks)})")
-    bad = sorted(v for v in miss_policy.values() if v not in MISS_POLICIES)
-    if bad:
-        raise ValueError(f"unknown miss policy {bad[0]!r}: use one of {', '.join(MISS_POLICIES)}")
-    return [miss_policy.get(p.task, "skip") for p in processors]
+        if miss_policy not in MISS_POLICIES:
+            raise ValueError(f"unknown miss policy {miss_policy!r}: use one of {', '.join(MISS_POLICIES)}")
+        given: dict[str, str] = {}
+        default = miss_policy
+    else:
+        known = {n.name for n in graph.nodes} | {n.processor.task for n in graph.nodes}
+        unknown = sorted(set(miss_policy) - known)
+        if unknown:
+            raise ValueError(f"miss policy given for {unknown}, which no processor has (tasks: {sorted(known)})")
+        given, default = miss_policy, "skip"
+    out = []
+    for n in graph.nodes:
+        pol = n.spec.miss_policy or given.get(n.name) or given.get(n.processor.task) or default
+        if pol not in MISS_POLICIES:
+            raise ValueError(f"unknown miss policy {pol!r}: use one of {', '.join(MISS_POLICIES)}")
+        out.append(pol)
+    return out

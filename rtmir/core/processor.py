@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .ports import Description, Param, Port
+
 
 @dataclass(frozen=True)
 class ProcessSpec:
@@ -43,15 +45,17 @@ class Event:
         task: which processor family produced it ("pitch", "yin", "tags", ...).
         t: seconds of stream time (samples since start / sample rate) of the described audio.
         values: task fields, e.g. ``{"f0_hz": 440.0, "voiced": True, "confidence": 0.93}``.
+        node: the graph node that produced it (set by the engine; "" outside a graph).
     """
 
     task: str
     t: float
     values: dict[str, Any] = field(default_factory=dict)
+    node: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        """The JSONL form: ``{"task": ..., "t": ..., **values}``."""
-        out: dict[str, Any] = {"task": self.task, "t": round(self.t, 6)}
+        """The JSONL form: ``{"task": ..., "node": ..., "t": ..., **values}``."""
+        out: dict[str, Any] = {"task": self.task, "node": self.node or self.task, "t": round(self.t, 6)}
         out.update(self.values)
         return out
 
@@ -66,6 +70,13 @@ class Processor(ABC):
         hop_size: ``process`` receives positive multiples of this many samples.
         latency_samples: algorithmic latency at its rate (see module docstring).
         output_channels: > 0 if it produces audio (written into ``out``).
+        result: the kind of its events (``ports.RESULT_KINDS``: "pitch", "tags", "levels", "raw").
+        param_specs: its control parameters (``ports.Param``), with ranges.
+        placement: "worker" (default), "inline" or "ahead" (``ports.PLACEMENTS``).
+
+    ``describe()`` turns these into a ``ports.Description`` before ``prepare``; processors with
+    other ports (tokens in or out, several audio outputs) override it. Such processors get
+    ``out`` as a ``{port name: array}`` dict instead of one array (see ``process``).
 
     Real-time contract: ``prepare`` allocates and warms up everything; ``process`` allocates
     nothing it can avoid, never blocks, never logs; ``reset`` returns to the freshly prepared state.
@@ -77,6 +88,23 @@ class Processor(ABC):
     hop_size: int = 1
     latency_samples: int = 0
     output_channels: int = 0
+    result: str = "raw"
+    param_specs: tuple[Param, ...] = ()
+    placement: str = "worker"
+
+    def describe(self) -> Description:
+        """Ports, parameters, latency and placement, known without ``prepare``.
+
+        The default: one audio input ``audio`` (``channels`` wide, at ``sample_rate``, stepping
+        by ``hop_size``), an audio output ``audio`` when ``output_channels``, and an events
+        output named after the task with kind ``result``.
+        """
+        ins = (Port("audio", "audio", self.channels, self.sample_rate, self.hop_size),)
+        outs: tuple[Port, ...] = ()
+        if self.output_channels:
+            outs += (Port("audio", "audio", self.output_channels, self.sample_rate, self.hop_size),)
+        outs += (Port("events", "events", result=self.result),)
+        return Description(self.task, ins, outs, self.param_specs, self.latency_samples, placement=self.placement)
 
     @abstractmethod
     def prepare(self, spec: ProcessSpec) -> None:
@@ -89,7 +117,10 @@ class Processor(ABC):
         Args:
             block: ``[channels, N]`` float32, ``N`` a positive multiple of ``hop_size``.
             t0: index of ``block[:, 0]`` in samples since the stream started (own rate).
-            out: ``[output_channels, N]`` to write audio into, or None for event processors.
+            out: ``[output_channels, N]`` to write audio into, or None for event processors;
+                for processors whose ``describe()`` has data outputs other than one ``audio``
+                port, a ``{port: array}`` dict (audio ``[width, N]``, tokens/frames
+                ``[width, N // hop]``) to fill.
 
         Returns:
             Events for this chunk, in time order (may be empty).
@@ -100,7 +131,8 @@ class Processor(ABC):
         """Forget the past: the next ``process`` behaves as right after ``prepare``."""
 
     def set_param(self, name: str, value: float) -> None:
-        """Change a control parameter (from ``/rtmir/ctl/<task>/<name>``).
+        """Change a control parameter (from ``/rtmir/ctl/<node>/<name>``), already range-checked
+        by the engine against ``param_specs``.
 
         Raises:
             KeyError: the processor has no such parameter.

@@ -105,8 +105,9 @@ class StreamSettings:
         device: PortAudio device index (input; also output when ``output``).
         name: the device's name (for messages and the summary).
         sample_rate: Hz, accepted by the device.
-        channels: input channels (and output channels when ``output``).
+        channels: input channels.
         output: duplex (True) or input-only (False).
+        out_channels: output channels (0 without output).
     """
 
     device: int
@@ -114,16 +115,19 @@ class StreamSettings:
     sample_rate: int
     channels: int
     output: bool
+    out_channels: int = 0
 
 
-def resolve_stream(device: int | str | None, channels: int, sample_rate: int | None, output: bool) -> StreamSettings:
+def resolve_stream(device: int | str | None, channels: int, sample_rate: int | None, output: bool,
+                   out_channels: int | None = None) -> StreamSettings:
     """Check ``device`` can capture ``channels`` at ``sample_rate`` (and play, if ``output``).
 
     Args:
         device: index, name substring (as sounddevice matches it), or None for the default.
         channels: input channels wanted (≥ 1).
         sample_rate: Hz, or None for the device's default rate.
-        output: whether the device must also play ``channels`` channels.
+        output: whether the device must also play.
+        out_channels: channels it must play (None: as many as it captures).
 
     Raises:
         AudioDeviceError: no input device at all, unknown device, too few channels, or a rate
@@ -140,14 +144,15 @@ def resolve_stream(device: int | str | None, channels: int, sample_rate: int | N
         )
     rate = int(sample_rate or info["default_samplerate"])
     _check(sd.check_input_settings, info, channels, rate)
+    outs = int(out_channels or channels) if output else 0
     if output:
-        if channels > info["max_output_channels"]:
+        if outs > info["max_output_channels"]:
             raise AudioDeviceError(
-                f"device {name!r} has {info['max_output_channels']} output channels, {channels} needed "
-                "for duplex pass-through; run without output or pick another device"
+                f"device {name!r} has {info['max_output_channels']} output channels, {outs} needed "
+                "for the output; run without output, with fewer --out-channels, or pick another device"
             )
-        _check(sd.check_output_settings, info, channels, rate)
-    return StreamSettings(int(info["index"]), name, rate, int(channels), bool(output))
+        _check(sd.check_output_settings, info, outs, rate)
+    return StreamSettings(int(info["index"]), name, rate, int(channels), bool(output), outs)
 
 
 def _query_input(sd, device) -> dict:

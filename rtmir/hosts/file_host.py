@@ -3,6 +3,13 @@
 Reads any file libsndfile reads (wav, flac, ogg, aiff, ...) in host blocks of ``block`` samples
 at the file's own rate and channels; each lane resamples/downmixes to what its processor needs.
 Faster than real time by default; ``realtime=True`` paces blocks to the wall clock.
+
+Audio outputs. ``run(engine, audio_files=[(node, port, sink), ...])`` writes those aligned audio
+ports, **latency compensated**: each file starts at the sample its port's declared delay puts
+the input's first sample (``Engine.audio_delay_samples``, rounded), and has exactly as many
+samples as the input, so a stem lines up sample for sample with the file it came from. After
+the input, zeros are pushed until every file is complete; events describing that padding
+(``t`` at or past the input's end) are dropped.
 """
 from __future__ import annotations
 
@@ -71,11 +78,14 @@ class FileHost:
         self.realtime = realtime
         self.info = probe(self.path)
 
-    def run(self, engine: Engine, stop=None, on_epoch=None, status_every: float = 1.0) -> dict:
+    def run(self, engine: Engine, stop=None, on_epoch=None, status_every: float = 1.0,
+            audio_files: list | None = None) -> dict:
         """Stream the whole file through ``engine`` (prepared here) and close nothing.
 
         Args:
             engine: the engine; ``prepare`` is called with the file's rate and channels.
+            audio_files: ``(node, port, sink)`` triples: aligned audio ports written to
+                ``sink.write`` latency compensated (module docstring).
             stop: optional callable returning True to stop early (e.g. on SIGTERM).
             on_epoch: called once with the UNIX time of stream time 0 (paced runs only), e.g.
                 to set an OSC sink's ``timetag_epoch``.
@@ -91,6 +101,7 @@ class FileHost:
 
         info = self.info
         engine.prepare(info.sample_rate, info.channels, self.block)
+        writers = [_Compensated(engine, node, port, sink, info.frames) for node, port, sink in (audio_files or [])]
         wall0 = time.perf_counter()
         if self.realtime and on_epoch is not None:
             on_epoch(time.time())
@@ -102,6 +113,8 @@ class FileHost:
                     if stop is not None and stop():
                         break
                     engine.push(chunk)
+                    for w in writers:
+                        w.take(chunk.shape[1])
                     frames += chunk.shape[1]
                     if frames >= next_status:
                         next_status += int(status_every * info.sample_rate)
@@ -111,9 +124,13 @@ class FileHost:
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioFileError(f"audio file {self.path} is corrupt after {frames} samples: {exc}") from exc
         engine.finish()
+        if writers:
+            self._pad(engine, writers, frames)
         wall = time.perf_counter() - wall0
         seconds = frames / info.sample_rate
         return {
+            "audio_files": {f"{w.node}.{w.port}": {"delay_samples": w.delay, "residual_samples": w.residual}
+                            for w in writers},
             "audio_seconds": seconds,
             "wall_seconds": wall,
             "realtime_factor": wall / seconds if seconds else 0.0,
@@ -122,11 +139,42 @@ class FileHost:
         }
 
 
+    def _pad(self, engine: Engine, writers: list["_Compensated"], frames: int) -> None:
+        """Push zeros until every compensated file holds the input's length."""
+        engine.t_end = frames / self.info.sample_rate
+        zeros = np.zeros((self.info.channels, self.block), np.float32)
+        while any(w.written < w.frames for w in writers):
+            engine.push(zeros)
+            for w in writers:
+                w.take(self.block)
+        engine.t_end = None
+
     def _status(self, engine: Engine, frames: int) -> dict:
         audio = frames / self.info.sample_rate
-        algorithmic = max((r["algorithmic_ms"] for r in engine.latency_report()), default=0.0)
-        return {"xruns": 0, "missed_hops": 0, "cpu_load": engine.stats.push_seconds / audio,
-                "latency_ms": algorithmic + 1000.0 * self.block / self.info.sample_rate}
+        return {"xruns": 0, "missed_hops": sum(engine.missed_hops().values()),
+                "cpu_load": engine.stats.push_seconds / audio, "latency_ms": engine.max_latency_ms()}
+
+
+class _Compensated:
+    """Writes one aligned audio port to a sink, its declared delay removed, input-length long."""
+
+    def __init__(self, engine: Engine, node: str, port: str, sink, frames: int) -> None:
+        exact = engine.audio_delay_samples(node)
+        self.engine, self.node, self.port, self.sink, self.frames = engine, node, port, sink, frames
+        self.delay = int(round(exact))
+        self.residual = exact - self.delay  # sub-sample part left (nodes at another rate)
+        self.seen = 0  # aligned samples pushed so far
+        self.written = 0
+
+    def take(self, n: int) -> None:
+        """The engine just pushed ``n`` samples: write the part past the delay, up to ``frames``."""
+        sig = self.engine.audio(self.node, self.port)[:, :n]
+        start = max(0, self.delay - self.seen)
+        stop = min(n, start + self.frames - self.written)
+        self.seen += n
+        if stop > start:
+            self.sink.write(sig[:, start:stop])
+            self.written += stop - start
 
 
 READ_FRAMES = 16384

@@ -77,9 +77,12 @@ class LiveHost:
         block: host block in samples (the callback's and the worker's block; on JACK use the
             server's period, PLATFORM.md).
         sample_rate: Hz, or None for the device's default.
-        channels: input channels (output channels too, when ``output``).
-        output: open a duplex stream playing the dry input with a fixed latency of
-            ``output_latency_blocks * block`` samples plus the device's own.
+        channels: input channels.
+        output: open a duplex stream playing the engine's routed audio (or the dry input when
+            nothing is routed) with a fixed latency of ``output_latency_blocks * block`` samples
+            plus the device's own.
+        out_channels: output channels (None: as many as ``channels``); any count, independent
+            of the input's.
         ring_seconds: input ring capacity; the worker may fall this far behind before blocks are
             dropped (freewheeling JACK tests need the whole signal to fit).
         watchdog_seconds: no callback for this long (or the stream turned inactive) = device lost.
@@ -95,9 +98,11 @@ class LiveHost:
     def __init__(self, device: int | str | None = None, block: int = 128, sample_rate: int | None = None,
                  channels: int = 1, output: bool = False, ring_seconds: float = 2.0,
                  watchdog_seconds: float = 2.0, output_latency_blocks: int = 2,
-                 deadline_ms: float | None = None) -> None:
+                 deadline_ms: float | None = None, out_channels: int | None = None) -> None:
         if not 16 <= block <= 8192:
             raise ValueError(f"block must be 16…8192 samples, got {block}")
+        if out_channels is not None and out_channels < 1:
+            raise ValueError(f"out_channels must be positive, got {out_channels}")
         if channels < 1 or ring_seconds <= 0 or watchdog_seconds <= 0 or output_latency_blocks < 1:
             raise ValueError("channels, ring_seconds, watchdog_seconds and output_latency_blocks must be positive")
         if deadline_ms is not None and not deadline_ms > 0:
@@ -105,6 +110,7 @@ class LiveHost:
         self.deadline_ms = deadline_ms
         self.device, self.block, self.sample_rate = device, block, sample_rate
         self.channels, self.output = channels, output
+        self.out_channels = (out_channels or channels) if output else 0
         self.ring_seconds, self.watchdog_seconds = ring_seconds, watchdog_seconds
         self.output_latency_blocks = output_latency_blocks
         self.settings: StreamSettings | None = None
@@ -149,13 +155,14 @@ class LiveHost:
         """The ``/status`` record: xruns, missed hops, worker busy fraction, latency (ms)."""
         side = self._side
         missed = side.in_ring.dropped_writes + side.late_blocks + sum(self._worker.engine.missed_hops().values())
+        # the declared latency of the slowest path (core.latency), measured compute on top
         return {"xruns": side.xruns, "missed_hops": missed, "cpu_load": cpu_load,
                 "latency_ms": self._input_latency_ms()}
 
     def _input_latency_ms(self) -> float:
-        """Device input latency + one block of buffering + the median push (ms)."""
-        rate = self.settings.sample_rate
-        return 1000.0 * (self._device_latency[0] + self.block / rate) + median_push_ms(self._worker)
+        """Device input latency + the slowest path's declared latency + the median push (ms)."""
+        return (1000.0 * self._device_latency[0] + self._worker.engine.max_latency_ms()
+                + median_push_ms(self._worker))
 
     # -- the run ----------------------------------------------------------------------------
     def run(self, engine: Engine, stop=None, status_every: float = 1.0, on_epoch=None) -> dict:
@@ -182,7 +189,7 @@ class LiveHost:
             Exception: whatever the engine raised in the worker, after a clean shutdown.
         """
         sd = _sd()
-        self.settings = resolve_stream(self.device, self.channels, self.sample_rate, self.output)
+        self.settings = resolve_stream(self.device, self.channels, self.sample_rate, self.output, self.out_channels)
         engine.prepare(self.settings.sample_rate, self.channels, self.block)
         self._check_output(engine)
         self._build(sd, engine, status_every, on_epoch)
@@ -203,17 +210,17 @@ class LiveHost:
         return self.summary(reason)
 
     def _check_output(self, engine: Engine) -> None:
-        if self.output and engine.output_channels > self.channels:
+        if self.output and engine.output_channels > self.out_channels:
             raise AudioDeviceError(
-                f"the processors make {engine.output_channels} audio channels but the stream has "
-                f"{self.channels}: open it with channels={engine.output_channels}"
+                f"the graph routes audio to {engine.output_channels} output channels but the stream has "
+                f"{self.out_channels}: open it with --out-channels {engine.output_channels}"
             )
 
     def _build(self, sd, engine: Engine, status_every: float, on_epoch) -> None:
         rate, block, ch = self.settings.sample_rate, self.block, self.channels
         in_ring = InputRing(max(int(self.ring_seconds * rate), 4 * block), ch)
         latency = self.output_latency_blocks * block
-        out_ring = DelayRing(latency + 8 * block, ch) if self.output else None
+        out_ring = DelayRing(latency + 8 * block, self.out_channels) if self.output else None
         self._side = AudioSide(in_ring, out_ring, latency, sd.CallbackStop)
         self._worker = Worker(self, engine, self._side, status_every, on_epoch, self.deadline_frames())
         self._started = time.perf_counter()
@@ -230,9 +237,10 @@ class LiveHost:
         s, side = self.settings, self._side
         kind = sd.Stream if s.output else sd.InputStream
         callback = side.duplex if s.output else side.capture
+        channels = (s.channels, s.out_channels) if s.output else s.channels
         try:
             stream = kind(device=s.device, samplerate=s.sample_rate, blocksize=self.block,
-                          channels=s.channels, dtype="float32", callback=callback)
+                          channels=channels, dtype="float32", callback=callback)
         except sd.PortAudioError as exc:
             raise AudioDeviceError(f"cannot open audio device {s.name!r}: {exc}") from None
         latency = stream.latency
@@ -342,9 +350,9 @@ class LiveHost:
             "callback_interval_max_ms": float(intervals.max()) if len(intervals) else 0.0,
             "missed_hops": sum(missed_hops.values()), "missed_hops_by_processor": missed_hops,
             "missed_pushes": worker.engine.missed_pushes,
-            "miss_policies": {k: lane.miss_policy for k, lane in zip(worker.engine.lane_keys(), worker.engine.lanes)},
+            "miss_policies": worker.engine.miss_policies(),
             "deadline_ms": None if deadline is None else 1000.0 * deadline / s.sample_rate,
-            "engine_output_channels": worker.engine.output_channels,
+            "engine_output_channels": worker.engine.output_channels, "out_channels": s.out_channels,
             "device_latency_ms": [1000.0 * x for x in self._device_latency],
             "output_latency_ms": 1000.0 * (sum(self._device_latency) + self.output_latency_blocks * self.block
                                            / s.sample_rate) if self.output else None,

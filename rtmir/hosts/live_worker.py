@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from ..core.engine import Engine
+from ..core.node import fit_channels
 from .ring import DelayRing, InputRing
 
 #: callback timestamps and push durations kept for jitter and percentiles (a power of two)
@@ -122,7 +123,8 @@ class Worker(threading.Thread):
         ch, block = side.in_ring.channels, host.block
         self.buf = np.zeros((ch, block), np.float32)  # [C, block], what engine.push sees
         self.frames = self.buf.T  # [block, C] view: the ring's frame-major layout
-        self.out_buf = np.zeros((ch, block), np.float32)  # engine audio, [C, block]
+        out_ch = side.out_ring.channels if side.out_ring is not None else ch
+        self.out_buf = np.zeros((out_ch, block), np.float32)  # engine audio, [C_out, block]
         self.out_frames = self.out_buf.T
         self.audio = side.out_ring is not None and engine.output_channels > 0
         self.deadline_frames = deadline_frames
@@ -194,8 +196,9 @@ class Worker(threading.Thread):
         took = time.perf_counter() - start
         if self.audio:
             self.side.out_ring.write(self.pos, self.out_frames[:n])
-        elif self.side.out_ring is not None:
-            self.side.out_ring.write(self.pos, block.T)  # dry, sanitised by push
+        elif self.side.out_ring is not None:  # dry, sanitised by push, fitted to the outputs
+            fit_channels(block, self.out_buf[:, :n])
+            self.side.out_ring.write(self.pos, self.out_frames[:n])
         self.pos += n
         ms = took * 1000.0
         self.push_ms[self.pushes & (TIMES - 1)] = ms

@@ -3,7 +3,8 @@
 ``send``/``status`` (engine thread) only keep references to the latest values — a few
 attribute stores per push. A rich ``Live`` view, refreshed a few times a second by rich's own
 thread, reads them and draws: per task the latest pitch (note name, Hz, confidence bar) or the
-top tags, and the stream's status (xruns, missed hops, worker load, latency).
+top tags, and the stream's status (xruns, missed hops, worker load, latency). One row per graph
+node, drawn by the node's declared result kind (``bind_graph``), never guessed from fields.
 """
 from __future__ import annotations
 
@@ -24,15 +25,22 @@ def note_name(f0_hz: float) -> str:
 
 
 class DisplaySink:
-    """Keeps the latest event per task and the latest status for a terminal view."""
+    """Keeps the latest event per node and the latest status for a terminal view."""
 
     def __init__(self) -> None:
         self.latest: dict[str, Event] = {}
         self.last_status: dict = {}
+        self.kinds: dict[str, str] = {}
+
+    def bind_graph(self, graph) -> None:
+        """Learn each node's result kind (how its row is drawn)."""
+        for node in graph.nodes:
+            kinds = [p.result for p in node.desc.outputs if p.kind == "events"]
+            self.kinds[node.name] = kinds[0] if kinds else "raw"
 
     def send(self, events: list[Event]) -> None:
         for e in events:
-            self.latest[e.task] = e
+            self.latest[e.node or e.task] = e
 
     def status(self, stats: dict) -> None:
         self.last_status = stats
@@ -45,24 +53,27 @@ class DisplaySink:
         from rich.table import Table
 
         table = Table(title="rtmir live", expand=False)
-        for col in ("task", "t (s)", "value", "confidence"):
+        for col in ("node", "t (s)", "value", "confidence"):
             table.add_column(col)
-        for task, e in sorted(self.latest.items()):
-            table.add_row(task, f"{e.t:8.2f}", *self._describe(e))
+        for node, e in sorted(self.latest.items()):
+            table.add_row(node, f"{e.t:8.2f}", *self.describe(e, self.kinds.get(node, "raw")))
         s = self.last_status
         table.caption = (f"xruns {s.get('xruns', 0)} · missed {s.get('missed_hops', 0)} · "
                          f"load {100 * s.get('cpu_load', 0.0):.0f}% · latency {s.get('latency_ms', 0.0):.1f} ms")
         return table
 
     @staticmethod
-    def _describe(e: Event) -> tuple[str, str]:
+    def describe(e: Event, kind: str) -> tuple[str, str]:
+        """(value, confidence) cells of one event drawn as ``kind``."""
         v = e.values
-        if "f0_hz" in v:
+        if kind == "pitch":
             conf = v.get("confidence", 0.0)
             bar = "█" * int(10 * conf)
             value = f"{note_name(v['f0_hz']):<9} {v['f0_hz']:7.1f} Hz" if v.get("voiced") else "unvoiced"
             return value, f"{bar:<10} {conf:.2f}"
-        if "tags" in v:
+        if kind == "tags":
             top = sorted(v["tags"].items(), key=lambda kv: -kv[1])[:3]
             return ", ".join(f"{k} {p:.2f}" for k, p in top), ""
+        if kind == "levels":
+            return ", ".join(f"{k} {val:.0f} dB" for k, val in v["levels_dbfs"].items()), ""
         return ", ".join(f"{k}={val}" for k, val in list(v.items())[:3]), ""

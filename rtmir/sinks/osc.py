@@ -118,6 +118,10 @@ class OscSink:
         except OSError as exc:  # includes BlockingIOError (buffer full) and ConnectionRefusedError
             self._error(exc)
 
+    def bind_graph(self, graph) -> None:
+        """Address each node's results by its declared kind (``EventFormatter.bind_graph``)."""
+        self.formatter.bind_graph(graph)
+
     def send(self, events: list[Event]) -> None:
         """Send one bundle per distinct ``t`` in ``events`` (sorted by ``t``, as the engine gives)."""
         for datagram in self.formatter.bundles(events, self.timetag_epoch):

@@ -158,33 +158,69 @@ class _Shape:
         return self.struct.pack(*args)
 
 
+#: Result kinds of events that reach a formatter without an engine's graph (tests, scripts):
+#: by task name; anything else is "raw". Inside an engine every node declares its kind.
+UNBOUND_RESULTS = {"pitch": "pitch", "yin": "pitch", "tags": "tags", "sep": "levels", "separate": "levels"}
+#: Result kinds whose first node keeps today's short addresses (``/rtmir/pitch``, ...).
+SHORT_ADDRESSES = ("pitch", "tags", "levels")
+
+
 class EventFormatter:
     """Turns rtmir events into OSC bundle datagrams (one per distinct ``t``).
 
     Args:
         prefix: address prefix, e.g. ``/rtmir``.
 
-    Dispatch is by the fields of ``Event.values`` (so new pitch trackers need no change here):
-    ``f0_hz`` → ``/pitch``; ``tags`` → ``/tags`` and ``/tag/<name>``; ``levels_dbfs`` →
-    ``/sep/<stem>``; anything else → ``/<task>/<key>`` (best effort, see docs/OSC.md).
+    Dispatch is by each node's declared result kind (``bind_graph``), never by field names:
+
+        kind     first node of the kind        every other node
+        pitch    /rtmir/pitch                  /rtmir/<node>/pitch
+        tags     /rtmir/tags, /rtmir/tag/<l>   /rtmir/<node>/tags, /rtmir/<node>/tag/<l>
+        levels   /rtmir/sep/<stem>             /rtmir/<node>/sep/<stem>
+        raw      /rtmir/<node>/<key>           /rtmir/<node>/<key>
+
     Real-time notes: after the first event of each shape, formatting allocates only the
     datagram and small argument lists; no logging, no locks. Not thread-safe (one sink, one thread).
     """
 
     def __init__(self, prefix: str = "/rtmir") -> None:
         self.prefix = check_prefix(prefix)
-        pitch = _element(f"{prefix}/pitch", "fff")
-        self._pitch = struct.Struct(f">{4 + len(pitch)}sfff")
-        self._pitch_head = _SIZE.pack(len(pitch) + 12) + pitch
+        self._nodes: dict[str, tuple[str, str]] = {}  # node → (result kind, address base)
+        self._pitch_shapes: dict[str, tuple[struct.Struct, bytes]] = {}
         self._tag_shapes: dict[tuple, tuple[_Shape, slice, slice]] = {}
         self._sep_shapes: dict[tuple, _Shape] = {}
         self._generic: dict[tuple, bytes] = {}
         #: values that could not be formatted (unsupported types), counted not raised.
         self.skipped_values = 0
 
-    # -- per task -------------------------------------------------------------------------
-    def pitch(self, values: dict) -> bytes:
-        """``/pitch f0 confidence midi``: f0 and MIDI are 0.0 when unvoiced (or f0 invalid)."""
+    def bind_graph(self, graph) -> None:
+        """Learn each node's result kind and address base from a ``core.graph.Graph``."""
+        first: set[str] = set()
+        self._nodes = {}
+        for node in graph.nodes:
+            kinds = [p.result for p in node.desc.outputs if p.kind == "events"]
+            kind = kinds[0] if kinds else "raw"
+            short = kind in SHORT_ADDRESSES and kind not in first
+            first.add(kind)
+            self._nodes[node.name] = (kind, self.prefix if short else f"{self.prefix}/{address_part(node.name)}")
+
+    def route(self, event: Event) -> tuple[str, str]:
+        """``(result kind, address base)`` of an event's node."""
+        got = self._nodes.get(event.node)
+        if got is not None:
+            return got
+        kind = UNBOUND_RESULTS.get(event.task, "raw")
+        base = self.prefix if kind in SHORT_ADDRESSES else f"{self.prefix}/{address_part(event.node or event.task)}"
+        return kind, base
+
+    # -- per result kind ------------------------------------------------------------------
+    def pitch(self, values: dict, base: str | None = None) -> bytes:
+        """``<base>/pitch f0 confidence midi``: f0 and MIDI are 0.0 when unvoiced (or f0 invalid)."""
+        base = self.prefix if base is None else base
+        shape = self._pitch_shapes.get(base)
+        if shape is None:
+            head = _element(f"{base}/pitch", "fff")
+            shape = self._pitch_shapes[base] = (struct.Struct(f">{4 + len(head)}sfff"), _SIZE.pack(len(head) + 12) + head)
         f0 = values.get("f0_hz", 0.0)
         conf = values.get("confidence", 0.0)
         if values.get("voiced", True) and 0.0 < f0 < 1e9:
@@ -193,14 +229,15 @@ class EventFormatter:
         else:
             f0 = midi = 0.0
         conf = 0.0 if not conf >= 0.0 else (1.0 if conf > 1.0 else float(conf))
-        return self._pitch.pack(self._pitch_head, f0, conf, midi)
+        return shape[0].pack(shape[1], f0, conf, midi)
 
-    def tags(self, tags: dict) -> bytes:
-        """``/tags name p name p ...`` and one ``/tag/<name> p`` per label (p clamped to 0..1)."""
+    def tags(self, tags: dict, base: str | None = None) -> bytes:
+        """``<base>/tags name p name p ...`` and one ``<base>/tag/<name> p`` per label (p clamped to 0..1)."""
+        base = self.prefix if base is None else base
         names = tuple(tags)
-        entry = self._tag_shapes.get(names)
+        entry = self._tag_shapes.get((base, names))
         if entry is None:
-            entry = self._tag_shapes[names] = self._compile_tags(names)
+            entry = self._tag_shapes[(base, names)] = self._compile_tags(names, base)
         shape, in_list, in_singles = entry
         # Probabilities clamped to 0..1 inline (NaN → 0): a function call per label costs ~0.7 µs.
         probs = [(p if p <= 1.0 else 1.0) if p >= 0.0 else 0.0 for p in tags.values()]
@@ -209,9 +246,9 @@ class EventFormatter:
         args[in_singles] = probs
         return shape.pack(args)
 
-    def _compile_tags(self, names: tuple) -> tuple[_Shape, slice, slice]:
+    def _compile_tags(self, names: tuple, base: str) -> tuple[_Shape, slice, slice]:
         n = len(names)
-        head = _element(f"{self.prefix}/tags", "sf" * n)
+        head = _element(f"{base}/tags", "sf" * n)
         labels = [osc_string(str(name)) for name in names]
         list_head = _SIZE.pack(len(head) + sum(len(b) for b in labels) + 4 * n) + head
         if n:
@@ -219,38 +256,44 @@ class EventFormatter:
         else:  # an empty tag set still says "no labels"
             pieces = [(list_head, 0)]
         for name in names:
-            one = _element(f"{self.prefix}/tag/{address_part(name)}", "f")
+            one = _element(f"{base}/tag/{address_part(name)}", "f")
             pieces.append((_SIZE.pack(len(one) + 4) + one, 1))
         shape = _Shape(pieces)
         # template = [c0, p0, c1, p1, ..., c_{n-1}, p_{n-1}, s0, p0, s1, p1, ...]
         return shape, slice(1, 2 * n, 2), slice(2 * n + 1, 4 * n, 2)
 
-    def separation(self, levels: dict) -> bytes:
-        """``/sep/<stem> level`` (dBFS, floored at ``LEVEL_FLOOR_DBFS``) per stem."""
+    def separation(self, levels: dict, base: str | None = None) -> bytes:
+        """``<base>/sep/<stem> level`` (dBFS, floored at ``LEVEL_FLOOR_DBFS``) per stem."""
+        base = self.prefix if base is None else base
         stems = tuple(levels)
-        shape = self._sep_shapes.get(stems)
+        shape = self._sep_shapes.get((base, stems))
         if shape is None:
             pieces = []
             for stem in stems:
-                one = _element(f"{self.prefix}/sep/{address_part(stem)}", "f")
+                one = _element(f"{base}/sep/{address_part(stem)}", "f")
                 pieces.append((_SIZE.pack(len(one) + 4) + one, 1))
-            shape = self._sep_shapes[stems] = _Shape(pieces)
+            shape = self._sep_shapes[(base, stems)] = _Shape(pieces)
         args = shape.template.copy()
         args[1::2] = [max(finite_f32(v, LEVEL_FLOOR_DBFS), LEVEL_FLOOR_DBFS) for v in levels.values()]
         return shape.pack(args)
 
-    def generic(self, task: str, values: dict) -> bytes:
-        """``/<task>/<key> args`` for numbers, bools, strings, flat sequences; dicts one level deep."""
+    def generic(self, base: str, values: dict) -> bytes:
+        """``<base>/<key> args`` for numbers, bools, strings, flat sequences; dicts one level deep.
+
+        ``base`` is a full address base (``/rtmir/<node>``); a bare name is put under the prefix.
+        """
+        if not base.startswith("/"):
+            base = f"{self.prefix}/{address_part(base)}"
         out = []
         for key, value in values.items():
             if isinstance(value, dict):
                 for sub, v in value.items():
-                    out.append(self._generic_one(f"{task}/{address_part(key)}/{address_part(sub)}", v))
+                    out.append(self._generic_one(f"{base}/{address_part(key)}/{address_part(sub)}", v))
             else:
-                out.append(self._generic_one(f"{task}/{address_part(key)}", value))
+                out.append(self._generic_one(f"{base}/{address_part(key)}", value))
         return b"".join(out)
 
-    def _generic_one(self, path: str, value: Any) -> bytes:
+    def _generic_one(self, address: str, value: Any) -> bytes:
         if isinstance(value, str):
             args: list = [osc_string(value)]
             tags = "s"
@@ -266,28 +309,29 @@ class EventFormatter:
         else:
             self.skipped_values += 1
             return b""
-        key = (path, tags)
+        key = (address, tags)
         head = self._generic.get(key)
         if head is None:
             if len(self._generic) > 256:  # bounded: shapes vary only with list lengths
                 self._generic.clear()
-            head = self._generic[key] = _element(f"{self.prefix}/{path}", tags)
+            head = self._generic[key] = _element(address, tags)
         body = args[0] if tags == "s" else struct.pack(f">{len(args)}f", *args)
         return _SIZE.pack(len(head) + len(body)) + head + body
 
     # -- whole events ---------------------------------------------------------------------
     def elements(self, event: Event) -> bytes:
         """The bundle elements (size-prefixed messages) for one event."""
+        kind, base = self.route(event)
         values = event.values
         try:
-            if "f0_hz" in values:
-                return self.pitch(values)
-            if "tags" in values:
-                return self.tags(values["tags"])
-            if "levels_dbfs" in values:
-                return self.separation(values["levels_dbfs"])
-            return self.generic(address_part(event.task), values)
-        except (TypeError, ValueError, AttributeError, OverflowError, struct.error):
+            if kind == "pitch":
+                return self.pitch(values, base)
+            if kind == "tags":
+                return self.tags(values["tags"], base)
+            if kind == "levels":
+                return self.separation(values["levels_dbfs"], base)
+            return self.generic(base, values)
+        except (TypeError, ValueError, AttributeError, OverflowError, KeyError, struct.error):
             # A malformed event must not stop the stream: count it, send the rest of the hop.
             self.skipped_values += 1
             return b""

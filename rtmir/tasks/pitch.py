@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.ports import Param
 from ..core.processor import Event, ProcessSpec, Processor
 from ..session import StreamingSession
 
@@ -95,6 +96,8 @@ class PitchProcessor(Processor):
 
     task = "pitch"
     channels = 1
+    result = "pitch"
+    param_specs = (Param("voicing_threshold", DEFAULT_VOICING_THRESHOLD, 0.0, 1.0, "probability"),)
 
     def __init__(self, session: StreamingSession, config: PitchDecoderConfig = PitchDecoderConfig()) -> None:
         card = session.card

@@ -1,6 +1,7 @@
 """Which processor a ``--task`` name builds (the CLI's only way to make processors)."""
 from __future__ import annotations
 
+from ..core.graph import GraphError, NodeSpec
 from ..core.processor import Processor
 
 
@@ -60,3 +61,22 @@ def _pitch_processor(model: str | None) -> Processor:
             raise UnknownTaskError(f"no pitch model shipped ({PITCH_MODEL}.onnx missing from rtmir/zoo); use --task yin")
         model = PITCH_MODEL
     return PitchProcessor(StreamingSession(resolve_model(model)))
+
+
+def make_node(spec: NodeSpec) -> Processor:
+    """The processor of a graph node: its task (and model), its initial parameters applied.
+
+    Raises:
+        UnknownTaskError, ModelError: as ``build_processor``.
+        GraphError: an unknown parameter, or a value outside its declared range.
+    """
+    p = build_processor(spec.task, spec.model)
+    desc = p.describe()
+    for name, value in spec.params.items():
+        try:
+            p.set_param(name, desc.param(name).check(value))
+        except KeyError as exc:
+            raise GraphError(f"node {spec.name}: {exc.args[0]}") from None
+        except ValueError as exc:
+            raise GraphError(f"node {spec.name}: {exc}") from None
+    return p

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.ports import Param
 from ..core.processor import Event, ProcessSpec, Processor
 from .yin_kernel import yin_frames
 
@@ -49,6 +50,8 @@ class YinProcessor(Processor):
 
     task = "yin"
     channels = 1
+    result = "pitch"
+    param_specs = (Param("threshold", 0.15, 0.01, 1.0), Param("silence_db", -60.0, -150.0, 0.0, "dBFS"))
 
     def __init__(self, config: YinConfig = YinConfig()) -> None:
         if not 0 < config.fmin_hz < config.fmax_hz:

@@ -35,7 +35,8 @@ def test_stream_writes_jsonl_per_design(clip, tmp_path):
     steady = [row for row in rows if 0.1 < row["t"] < 0.9]
     assert all(row["task"] == "yin" and row["voiced"] for row in steady)
     assert all(abs(1200 * np.log2(row["f0_hz"] / 440)) < 10 for row in steady)
-    assert set(rows[0]) == {"task", "t", "f0_hz", "voiced", "confidence"}
+    assert set(rows[0]) == {"task", "node", "t", "f0_hz", "voiced", "confidence"}
+    assert all(row["node"] == "yin" for row in rows)
 
 
 def test_out_dir_gets_events_jsonl(clip, tmp_path):

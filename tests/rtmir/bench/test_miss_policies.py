@@ -10,7 +10,7 @@ import pytest
 
 from jack_tools import CaptureSink, RmsProcessor
 from rtmir.core.engine import Engine
-from rtmir.core.lane import RateError
+from rtmir.core.node import RateError
 from rtmir.core.processor import Event, ProcessSpec, Processor
 
 RATE, HOP, BLOCK = 48000, 480, 128
@@ -115,10 +115,20 @@ def test_audio_processors_take_consecutive_output_rows():
     np.testing.assert_allclose(out[1], 3.0 * x[0])
 
 
-def test_audio_processor_at_another_rate_is_refused():
-    engine = Engine([Gain(rate=16000)])
-    with pytest.raises(RateError, match="produces audio at 16000 Hz but the host runs at 48000 Hz"):
-        engine.prepare(RATE, 1, BLOCK)
+@pytest.mark.parametrize("rate", [16000, 22050], ids=["16k", "22.05k"])
+def test_audio_processor_at_another_rate_is_resampled_in_and_out(rate):
+    """48 kHz host, a gain node at another rate: out = 2 x delayed by exactly the reported delay."""
+    engine = Engine([Gain(rate=rate)])
+    n = 48000
+    t = np.arange(n) / RATE
+    x = (0.5 * np.sin(2 * np.pi * 997.0 * t)).astype(np.float32)[None]
+    out = run(engine, x, set(), block=100)
+    (row,) = engine.latency_report()
+    delay_s = row["audio_delay_samples"] / RATE
+    assert row["resampler_ms"] > 0 and row["buffering_ms"] > row["host_block_ms"]
+    expected = 2 * 0.5 * np.sin(2 * np.pi * 997.0 * (t - delay_s))
+    settled = slice(int(0.05 * RATE), n)
+    np.testing.assert_allclose(out[0, settled], expected[settled], atol=2e-3)
 
 
 @pytest.mark.parametrize("policy, message", [

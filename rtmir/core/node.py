@@ -1,0 +1,327 @@
+"""Node: one processor in a running graph — its input path, whole steps, outputs, misses.
+
+    source signal (host input or an upstream port, this push)
+        │ audio:  channel map (pass / mean to mono / copy mono) → resampler to the node's rate
+        │ tokens: frames as the upstream produced them
+        ▼ step buffer: whole steps only (audio: ``hop`` samples; tokens: one frame)
+    processor.process(chunk, t0, out)  ─► events (node name set, ``t`` moved back by the
+        │                                  delay of the node's audio input, if any)
+        ▼
+    produced[port]: what this push made, at the node's rate (audio k·hop samples, tokens k frames)
+        │ audio ports that are routed or consumed: Aligner (resampler to the host's rate + a FIFO
+        ▼ primed with the path's declared delay): exactly n host samples per push
+
+Missed hops. When the host is behind, or this node's own compute lag is over its deadline
+(``deadline_s``), the node does not run its processor on the push but applies its policy:
+
+    policy   events of each missed step                         data outputs of each missed step
+    skip     none                                               zeros
+    hold     the last event again, ``t`` of that step, "held"   the last computed step repeated
+    dry      none                                               the input (audio → audio only)
+
+The sample clock advances exactly as if the steps had run, so later events keep their ``t``;
+every missed step is counted in ``missed_hops``. Lag: each push adds the node's compute time
+and subtracts the push's audio duration (never below 0); a node over its deadline misses until
+it has caught up, so one slow node never makes the others late.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .fifo import Fifo, shift_left
+from .graph import GraphNode
+from .ports import MISS_POLICIES, Port
+from .processor import Event, ProcessSpec
+from .resample import make_resampler
+
+
+class ChannelError(ValueError):
+    """The source's channels cannot be mapped onto what a processor needs."""
+
+
+class RateError(ValueError):
+    """A node's rate cannot be reached (token input without a fixed rate, soxr on an audio path)."""
+
+
+def channel_map(src_channels: int, proc_channels: int) -> str:
+    """How source channels become processor channels: "pass", "mean" or "copy".
+
+    Raises:
+        ChannelError: neither side is mono and the counts differ.
+    """
+    if src_channels == proc_channels:
+        return "pass"
+    if proc_channels == 1:
+        return "mean"
+    if src_channels == 1:
+        return "copy"
+    raise ChannelError(
+        f"cannot map {src_channels} input channels onto a processor that needs {proc_channels}: "
+        "give it mono or exactly that many channels"
+    )
+
+
+class Node:
+    """A prepared graph node (see the module docstring).
+
+    Args:
+        gnode: the built graph node (processor, description, sources).
+        miss_policy: "skip", "hold" or "dry".
+        resample_quality: "low-latency" or a soxr quality (event-only nodes).
+        deadline_s: compute lag (s) past which the node misses; None = never.
+    """
+
+    def __init__(self, gnode: GraphNode, miss_policy: str = "skip", resample_quality: str = "low-latency",
+                 deadline_s: float | None = None) -> None:
+        if miss_policy not in MISS_POLICIES:
+            raise ValueError(f"unknown miss policy {miss_policy!r}: use one of {', '.join(MISS_POLICIES)}")
+        self.name, self.processor, self.desc = gnode.name, gnode.processor, gnode.desc
+        data_in = [p for p in self.desc.inputs if p.is_data and p.name in gnode.sources]
+        self.in_port: Port = data_in[0] if data_in else Port("audio", "audio")
+        self.source = gnode.sources.get(self.in_port.name)
+        self.miss_policy, self.resample_quality, self.deadline_s = miss_policy, resample_quality, deadline_s
+        self.data_outputs = [p for p in self.desc.outputs if p.is_data]
+        # legacy processors (one ``audio`` output) get ``out`` as one array, others a dict
+        self._legacy_out = [p.name for p in self.data_outputs] == ["audio"]
+        self.missed_hops = 0
+        self.lag_s = 0.0
+        self.compute_s = 0.0
+        self.t_offset_s = 0.0  # delay of the audio this node hears (set by the engine)
+        self.aligners: dict[str, "Aligner"] = {}
+        self.produced: dict[str, np.ndarray] = {}
+
+    # -- prepare ---------------------------------------------------------------------------
+    def prepare(self, host_rate: int, src_width: int, max_units: int) -> None:
+        """Allocate for sources of ``src_width`` rows and at most ``max_units`` per push.
+
+        ``max_units``: host samples (audio) or upstream frames (tokens) per push.
+
+        Raises:
+            ChannelError, RateError: the source cannot feed this processor.
+        """
+        p = self.processor
+        self.host_rate = host_rate
+        tokens = self.in_port.kind != "audio"
+        if tokens and not p.sample_rate:
+            raise RateError(f"{self.name}: a token-fed node needs a fixed sample_rate")
+        self.rate = p.sample_rate or host_rate
+        self.channels = src_width if tokens else (p.channels or src_width)
+        self._map = "pass" if tokens else channel_map(src_width, self.channels)
+        self._resampler = None
+        self.resampler_hold = 0
+        units = max_units
+        if not tokens and self.rate != host_rate:
+            self._resampler = make_resampler(host_rate, self.rate, self.channels, self.resample_quality)
+            self.resampler_hold = self._resampler.hold_samples
+            units = int(np.ceil(max_units * self.rate / host_rate)) + 4096
+        self._mono = np.zeros((1, max(max_units, 1)), np.float32)
+        # prepare first: a processor's hop may depend on the rate it is given (YIN); it then
+        # gets calls of at most ``spec.max_block`` samples (and at least one hop)
+        hop0 = getattr(p, "hop_size", 1) or 1
+        spec_block = max(units, 1) * (hop0 if tokens else 1)
+        p.prepare(ProcessSpec(self.rate, spec_block, self.channels))
+        self.hop = p.hop_size
+        self.per_step = 1 if tokens else self.hop
+        self.max_call_steps = max(1, spec_block // self.hop)
+        max_steps = max(1, (units + self.per_step) // self.per_step)
+        dtype = np.int64 if tokens else np.float32
+        self._buf = np.zeros((self.channels, max_steps * self.per_step + self.per_step), dtype)
+        self._scratch = np.zeros(self._buf.shape[1], dtype)
+        self.max_steps = max_steps
+        self._units = {o.name: (self.hop if o.kind == "audio" else 1) for o in self.data_outputs}
+        self._out = {o.name: np.zeros((self._width(o), max_steps * self._units[o.name]), self._dtype(o))
+                     for o in self.data_outputs}
+        self._last = {o.name: np.zeros((self._width(o), self._units[o.name]), self._dtype(o))
+                      for o in self.data_outputs}
+        self.reset()
+
+    def _width(self, port: Port) -> int:
+        if port.name == "audio" and self._legacy_out:
+            return self.processor.output_channels or port.width or 1
+        return port.width or 1
+
+    @staticmethod
+    def _dtype(port: Port):
+        return np.int64 if port.kind == "tokens" else np.float32
+
+    def reset(self) -> None:
+        """Forget buffered input, restart the clock, reset the processor and every aligner."""
+        if self._resampler is not None:
+            self._resampler.reset()
+        self._fill = 0
+        self.steps = 0
+        self._have_last = False
+        self._last_event: Event | None = None
+        self._last_end = 0
+        self.missed_hops = 0
+        self.lag_s = 0.0
+        for a in self.aligners.values():
+            a.reset()
+        for name, arr in self._out.items():
+            self.produced[name] = arr[:, :0]
+        self.processor.reset()
+
+    # -- push ------------------------------------------------------------------------------
+    def push(self, data: np.ndarray, duration_s: float, missed: bool = False) -> list[Event]:
+        """Feed this push's source data; run (or miss) every whole step now ready.
+
+        Args:
+            data: audio ``[C_src, n]`` (host rate) or tokens ``[Q, k]``.
+            duration_s: the push's audio duration (for the lag account).
+            missed: the host is behind: miss whatever the lag says.
+
+        Returns:
+            The events of the steps run (or held), ``node`` set.
+        """
+        x = self._map_channels(data)
+        if self._resampler is not None:
+            x = self._resampler.process(x)
+        late = missed or (self.deadline_s is not None and self.lag_s > self.deadline_s)
+        start = time.perf_counter()
+        events = self._miss(x) if late else self._run(x)
+        took = time.perf_counter() - start
+        self.compute_s += took
+        self.lag_s = max(0.0, self.lag_s + took - duration_s)
+        return events
+
+    def flush(self) -> list[Event]:
+        """End of input: push the resampler's held-back tail through."""
+        if self._resampler is None:
+            return []
+        return self._run(self._resampler.flush())
+
+    def _steps_ready(self, x: np.ndarray) -> int:
+        m = x.shape[1]
+        if self._fill + m > self._buf.shape[1]:
+            raise OverflowError(f"{self.name}: {m} units in one push exceed the prepared size")
+        self._buf[:, self._fill:self._fill + m] = x
+        self._fill += m
+        return self._fill // self.per_step
+
+    def _consume(self, steps: int) -> None:
+        self._fill = shift_left(self._buf, steps * self.per_step, self._fill, self._scratch)
+        self.steps += steps
+
+    def _run(self, x: np.ndarray) -> list[Event]:
+        steps = self._steps_ready(x)
+        events: list[Event] = []
+        done = 0
+        while done < steps:
+            k = min(steps - done, self.max_call_steps)
+            chunk = self._buf[:, done * self.per_step:(done + k) * self.per_step]
+            got = self.processor.process(chunk, (self.steps + done) * self.hop, self._out_views(done, k))
+            if got:
+                events.extend(got)
+            done += k
+        if steps:
+            for name, arr in self._out.items():
+                u = self._units[name]
+                self._last[name][:] = arr[:, (steps - 1) * u:steps * u]
+            self._have_last = bool(self._out)
+            self._consume(steps)
+        self._set_produced(steps)
+        if events:
+            self._stamp(events)
+            self._last_event = events[-1]
+            self._last_end = self.steps
+        return events
+
+    def _out_views(self, done: int, k: int):
+        """``out`` for one call: None, one array (legacy audio processors) or a dict."""
+        if not self._out:
+            return None
+        views = {name: arr[:, done * self._units[name]:(done + k) * self._units[name]]
+                 for name, arr in self._out.items()}
+        return views["audio"] if self._legacy_out else views
+
+    def _set_produced(self, steps: int) -> None:
+        for name, arr in self._out.items():
+            self.produced[name] = arr[:, :steps * self._units[name]]
+
+    def _stamp(self, events: list[Event]) -> None:
+        name, offset = self.name, self.t_offset_s
+        for e in events:
+            e.node = name
+            if offset:
+                e.t -= offset
+
+    def _miss(self, x: np.ndarray) -> list[Event]:
+        steps = self._steps_ready(x)
+        first = self.steps
+        for name, arr in self._out.items():
+            u = self._units[name]
+            dst = arr[:, :steps * u]
+            if self.miss_policy == "hold" and self._have_last:
+                dst.reshape(dst.shape[0], steps, u)[:] = self._last[name][:, None, :]
+            elif self.miss_policy == "dry" and self.in_port.kind == "audio" and name == "audio":
+                fit_channels(self._buf[:, :steps * self.per_step], dst)
+            else:
+                dst.fill(0)
+        self._consume(steps)
+        self._set_produced(steps)
+        self.missed_hops += steps
+        last = self._last_event
+        if self.miss_policy != "hold" or last is None or not steps:
+            return []
+        # the missed step k describes last.t + (its end - the end of the last computed push)
+        hop_s = self.hop / self.rate
+        return [Event(last.task, last.t + (first + k + 1 - self._last_end) * hop_s,
+                      {**last.values, "held": True}, self.name) for k in range(steps)]
+
+    def _map_channels(self, block: np.ndarray) -> np.ndarray:
+        if self._map == "pass":
+            return block
+        n = block.shape[1]
+        if self._map == "mean":
+            out = self._mono[:, :n]
+            np.mean(block, axis=0, keepdims=True, out=out)
+            return out
+        return np.repeat(block, self.channels, axis=0)
+
+
+class Aligner:
+    """A node's audio output as exactly ``n`` host-rate samples per push, with a fixed delay.
+
+    Args:
+        width: channels.
+        node_rate, host_rate: Hz.
+        delay_samples: host samples of priming: the most the path can fall behind (computed by
+            ``latency.alignment_delay``), so ``pop`` never runs dry.
+        max_block: largest host block.
+    """
+
+    def __init__(self, width: int, node_rate: int, host_rate: int, delay_samples: int, max_block: int) -> None:
+        self.resampler = make_resampler(node_rate, host_rate, width, "low-latency") if node_rate != host_rate else None
+        self.fifo = Fifo(width, delay_samples + 2 * max_block + 8192, primed=delay_samples)
+        self.out = np.zeros((width, max_block), np.float32)
+        self.delay_samples = delay_samples
+        self.underruns = 0
+
+    def reset(self) -> None:
+        if self.resampler is not None:
+            self.resampler.reset()
+        self.fifo.reset()
+
+    def push(self, produced: np.ndarray, n: int) -> np.ndarray:
+        """Add what the node produced this push; return the next ``n`` host samples (a view)."""
+        y = produced if self.resampler is None else self.resampler.process(produced)
+        self.fifo.push(y)
+        out = self.out[:, :n]
+        self.underruns += bool(self.fifo.pop_into(out))
+        return out
+
+
+def fit_channels(src: np.ndarray, dst: np.ndarray) -> None:
+    """Copy ``src`` ``[C_in, n]`` into ``dst`` ``[C_out, n]``: same, mean to mono, or mono repeated."""
+    if src.shape[0] == dst.shape[0]:
+        dst[:] = src
+    elif dst.shape[0] == 1:
+        np.mean(src, axis=0, keepdims=True, out=dst)
+    elif src.shape[0] == 1:
+        dst[:] = src
+    else:
+        k = min(src.shape[0], dst.shape[0])
+        dst[:k] = src[:k]
+        dst[k:] = 0.0
