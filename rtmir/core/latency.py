@@ -78,8 +78,10 @@ class NodeTiming:
         return self.in_delay_s + self.latency_samples / self.rate + self.alignment_samples / self.host_rate
 
     def out_delay_samples(self) -> float:
-        """``out_delay_s`` in host samples (may be fractional when the node runs at another rate)."""
-        return self.out_delay_s * self.host_rate
+        """``out_delay_s`` in host samples (fractional when the node runs at another rate;
+        whole numbers come out exact, not off by float rounding)."""
+        x = self.out_delay_s * self.host_rate
+        return float(round(x)) if abs(x - round(x)) < 1e-6 else x
 
 
 class StepCounts:

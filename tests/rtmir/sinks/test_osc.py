@@ -245,3 +245,26 @@ def test_parse_destination(text, expected):
 def test_parse_destination_refuses(text):
     with pytest.raises(OscError, match="bad OSC destination"):
         parse_destination(text)
+
+
+def test_addresses_are_per_node_and_the_first_node_of_a_kind_keeps_the_short_ones():
+    """pitch and yin both emit pitch results: the first keeps /rtmir/pitch, yin gets its own."""
+    from graph_nodes import Stems
+    from rtmir.core.engine import parallel_graph
+    from rtmir.tasks.yin import YinProcessor
+
+    g = parallel_graph([YinProcessor(), YinProcessor(), Stems()])
+    f = EventFormatter()
+    f.bind_graph(g)
+    events = [Event("yin", 0.5, {"f0_hz": 440.0, "voiced": True, "confidence": 0.9}, node="yin"),
+              Event("yin", 0.5, {"f0_hz": 220.0, "voiced": True, "confidence": 0.8}, node="yin_2"),
+              Event("stems", 0.5, {"levels_dbfs": {"a": -6.0}}, node="stems")]
+    _, msgs = decode(f.bundles(events, None)[0])
+    assert [m[0] for m in msgs] == ["/rtmir/pitch", "/rtmir/yin_2/pitch", "/rtmir/sep/a"]
+    assert msgs[1][2][0] == pytest.approx(220.0)
+
+
+def test_raw_results_go_under_the_node_name():
+    f = EventFormatter()
+    _, msgs = decode(f.bundles([Event("model", 0.0, {"sum": [1.0]}, node="acc")], None)[0])
+    assert msgs[0][0] == "/rtmir/acc/sum"
