@@ -104,3 +104,24 @@ def export_model(model: StreamingModel, fields: CardFields, out_path: str | Path
         if tmp.exists():
             tmp.unlink()
     return card
+
+
+def export_provenance(argv: list[str] | None, program: str = "python -m export") -> dict[str, str]:
+    """How a file was exported: command line (``program`` + args), git commit of this checkout, UTC date.
+
+    Args:
+        argv: the program's arguments (None: ``sys.argv[1:]``).
+        program: the command that ran, e.g. ``"python -m training.pitch.ship"``.
+    """
+    import subprocess
+    import sys
+    from datetime import datetime, timezone
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    args = sys.argv[1:] if argv is None else argv
+    return {"command": f"{program} " + " ".join(args), "git_commit": commit,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
