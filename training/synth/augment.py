@@ -123,6 +123,25 @@ def coloured_noise(rng: np.random.Generator, shape: tuple[int, int], colour: str
     return (x / (np.sqrt(np.mean(x**2)) + 1e-12)).astype(np.float32)
 
 
+def snr_scale(reference: np.ndarray, snr_db: float) -> np.float32:
+    """The factor that puts unit-RMS noise ``snr_db`` below the mean power of ``reference``.
+
+    The one definition of an SNR in training (augmentation, validation and evaluation
+    conditions): power is the float64 mean square of every sample of ``reference`` (all
+    channels), floored by 1e-10 so that silence gets a tiny, finite noise.
+    """
+    power = float(np.mean(np.asarray(reference, np.float64) ** 2)) + 1e-10
+    return np.float32(np.sqrt(power / 10 ** (snr_db / 10)))
+
+
+def reverberate(audio: np.ndarray, rir: np.ndarray) -> np.ndarray:
+    """``audio [C, N]`` through a room ``rir [>= C, L]`` (its first C channels), cut to N samples
+    (the direct path is at lag 0, so nothing is delayed). The result is float64, as scipy
+    returns it: callers cast once, after their last step."""
+    n = audio.shape[-1]
+    return signal.fftconvolve(audio, rir[: audio.shape[0]], axes=-1)[:, :n]
+
+
 def _resample(audio: np.ndarray, sr: int, new_sr: int, n_out: int) -> np.ndarray:
     """soxr (HQ) resampling of ``[C, N]`` to exactly ``n_out`` samples."""
     y = soxr.resample(np.ascontiguousarray(audio.T), sr, new_sr, quality="HQ").T
@@ -153,15 +172,14 @@ def apply_augmentation(stems: dict[str, np.ndarray], sr: int, params: dict
     for name, audio in stems.items():
         x = equalize(audio, sr, params["eq"]) if params["eq"] else audio
         if rir is not None:
-            x = signal.fftconvolve(x, rir[: x.shape[0]], axes=-1)[:, :n_in]
+            x = reverberate(x, rir)
         x = x * np.float32(10 ** (params["gain_db"] / 20))
         out[name] = (x.mean(axis=0, keepdims=True) if params["mono"] else x).astype(np.float32)
     if params["noise"]:
         nz = params["noise"]
         mix = sum(out.values())
-        power = float(np.mean(mix**2)) + 1e-12
         noise = coloured_noise(np.random.default_rng(nz["seed"]), mix.shape, nz["colour"])
-        out["noise"] = noise * np.float32(np.sqrt(power / 10 ** (nz["snr_db"] / 10)))
+        out["noise"] = noise * snr_scale(mix, nz["snr_db"])
     new_sr = params["sample_rate"] or sr
     if new_sr != sr:
         n_out = int(round(n_in * new_sr / sr))

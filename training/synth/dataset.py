@@ -8,16 +8,14 @@ sample at 22.05 kHz). Only the crop is read from the FLAC files.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-import soxr
 import torch
 from torch.utils.data import Dataset
 
+from .folder import SynthFolder
 from .labels import FRAME_RATE
 
 
@@ -55,35 +53,24 @@ class SynthDataset(Dataset):
     """
 
     def __init__(self, root: str | Path, config: CropConfig = CropConfig()):
-        """Index the complete examples under ``root``.
+        """Index the complete examples under ``root`` (``folder.SynthFolder``).
 
         Raises:
             FileNotFoundError: ``root`` has no manifest.json or no complete example.
         """
-        self.root = Path(root)
-        if not (self.root / "manifest.json").is_file():
-            raise FileNotFoundError(f"{self.root} is not a synth dataset (no manifest.json)")
-        self.manifest = json.loads((self.root / "manifest.json").read_text())
-        self.folders = sorted(p.parent for p in self.root.glob("[0-9]*/meta.json") if not p.parent.name.endswith(".tmp"))
-        if not self.folders:
-            raise FileNotFoundError(f"{self.root} holds no complete example")
+        self.folder = SynthFolder(root)
+        self.root, self.manifest, self.folders = self.folder.root, self.folder.manifest, self.folder.folders
         self.config = config
         self.families = self.manifest["families"]
 
     def __len__(self) -> int:
-        return len(self.folders)
+        return len(self.folder)
 
-    def _read(self, path: Path, start: int, n: int, sr: int) -> np.ndarray:
-        """``[C, n]`` float32 from a file at rate ``sr``, resampled and channel-fitted."""
-        x, _ = sf.read(path, start=start, frames=n, dtype="float32", always_2d=True)
+    def _read(self, index: int, file: str, start: int, n: int, sr: int) -> np.ndarray:
+        """``[C, crop]`` float32 of one file (at rate ``sr``) of an example, resampled,
+        channel-fitted and zero-padded."""
+        x = self.folder.audio(index, self.config.sample_rate, self.config.channels, start, n, file)
         out_sr = self.config.sample_rate or sr
-        if out_sr != sr:
-            x = soxr.resample(x, sr, out_sr, quality="HQ")
-        x = x.T
-        if self.config.channels == 1:
-            x = x.mean(axis=0, keepdims=True)
-        elif x.shape[0] == 1:
-            x = np.repeat(x, 2, axis=0)
         want = int(round(self.config.crop_s * out_sr))
         out = np.zeros((x.shape[0], want), np.float32)
         out[:, : min(want, x.shape[1])] = x[:, :want]
@@ -91,8 +78,8 @@ class SynthDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         folder = self.folders[index]
-        meta = json.loads((folder / "meta.json").read_text())
-        labels = np.load(folder / "labels.npz")
+        meta = self.folder.meta(index)
+        labels = self.folder.labels(index)
         sr, n_frames = meta["sample_rate"], meta["n_frames"]
         crop_frames = int(round(self.config.crop_s * FRAME_RATE))
         max_start = max(0, n_frames - crop_frames)
@@ -107,7 +94,7 @@ class SynthDataset(Dataset):
 
         key = f"f0_{self.config.f0_stem}"
         f0 = labels[key] if key in labels else np.zeros(n_frames, np.float32)
-        item = {"audio": torch.from_numpy(self._read(folder / "mix.flac", s0, n, sr)),
+        item = {"audio": torch.from_numpy(self._read(index, "mix.flac", s0, n, sr)),
                 "f0": torch.from_numpy(frames(f0)),
                 "activity": torch.from_numpy(frames(labels["activity"].astype(np.float32))),
                 "start_s": torch.tensor(start / FRAME_RATE, dtype=torch.float64),
@@ -115,7 +102,7 @@ class SynthDataset(Dataset):
         if self.config.stems:
             shape = item["audio"].shape
             item["stems"] = torch.stack([
-                torch.from_numpy(self._read(folder / "stems" / f"{s}.flac", s0, n, sr))
+                torch.from_numpy(self._read(index, f"stems/{s}.flac", s0, n, sr))
                 if (folder / "stems" / f"{s}.flac").is_file() else torch.zeros(shape)
                 for s in self.config.stems])
         return item
