@@ -1,0 +1,69 @@
+"""The one registry of conditions (training/core/conditions.py): names, seeds, what each does."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.core import conditions
+from training.core.conditions import AugmentRanges, UnknownCondition, augment_crop, degrade, params
+
+SR = 16000
+
+
+def tone(seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(int(SR * seconds)) / SR
+    return (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+
+
+def snr_db(clean: np.ndarray, degraded: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(clean.astype(np.float64) ** 2) / np.mean((degraded - clean) ** 2.0)))
+
+
+@pytest.mark.parametrize("name, snr", [("white10", 10.0), ("pink10", 10.0), ("brown0", 0.0), ("blue20", 20.0),
+                                       ("white-5", -5.0), ("noisy", 10.0)])
+def test_noise_conditions_hit_their_snr(name, snr):
+    x = tone()
+    assert snr_db(x, degrade(x, name, 1)) == pytest.approx(snr, abs=0.05)
+
+
+def test_fixed_conditions_use_the_seed_and_random_ones_draw_from_it():
+    x = tone()
+    assert np.array_equal(degrade(x, "white10", 4), degrade(x, "white10", 4))
+    assert not np.array_equal(degrade(x, "white10", 4), degrade(x, "white10", 5))
+    assert params("reverb", 7)["reverb"] == {"rt60_s": 1.0, "drr_db": 3.0, "seed": 7}
+    rooms = [params("rooms", [606, i, 2])["reverb"] for i in range(20)]
+    assert all(0.3 <= r["rt60_s"] <= 1.2 and 0.0 <= r["drr_db"] <= 6.0 for r in rooms)
+    assert len({r["rt60_s"] for r in rooms}) == 20 and params("rooms", [606, 3, 2]) == params("rooms", [606, 3, 2])
+    assert {params("noisy", [1, i])["noise"]["colour"] for i in range(40)} == {"white", "pink", "brown", "blue"}
+
+
+def test_rooms_eq_and_gain_change_the_clip_as_named():
+    x = tone()
+    assert np.array_equal(degrade(x, "clean", 0), x)
+    wet = degrade(x, "reverb", 0)
+    assert wet.shape == x.shape and not np.allclose(wet, x) and abs(wet[0] - x[0]) < 1e-6  # direct path at lag 0
+    assert np.allclose(degrade(x, "gain-20", 0), 0.1 * x, atol=1e-7)
+    assert not np.allclose(degrade(x, "eq", 3), x)
+    stereo = np.stack([x, 0.5 * x])
+    assert degrade(stereo, "white10", 0).shape == (2, len(x))
+
+
+def test_unknown_names_are_refused_with_the_list():
+    with pytest.raises(UnknownCondition, match="unknown condition 'underwater'.*white10"):
+        conditions.check(["clean", "underwater"])
+    with pytest.raises(UnknownCondition):
+        conditions.check([])
+    assert conditions.is_condition("pink3") and not conditions.is_condition("purple10")
+    assert all(conditions.is_condition(n) for n in conditions.LISTED)
+
+
+def test_the_training_condition_is_seeded_by_its_generator_and_ends_at_its_level():
+    x, past = tone(), tone(0.5)
+    ranges = AugmentRanges(eq_prob=1.0, reverb_prob=1.0, noise_prob=1.0, level_dbfs=(-12.0, -12.0))
+    a = augment_crop(x, past, np.random.default_rng(3), ranges, SR)
+    assert np.array_equal(a, augment_crop(x, past, np.random.default_rng(3), ranges, SR))
+    assert not np.array_equal(a, augment_crop(x, past, np.random.default_rng(4), ranges, SR))
+    assert a.dtype == np.float32 and 20 * np.log10(np.abs(a).max()) == pytest.approx(-12.0, abs=1e-3)
+    off = AugmentRanges(eq_prob=0.0, reverb_prob=0.0, noise_prob=0.0, level_dbfs=(-6.0, -6.0))
+    np.testing.assert_allclose(augment_crop(x, past, np.random.default_rng(0), off, SR), x / 0.3 * 10 ** (-6 / 20),
+                               rtol=1e-5, atol=1e-7)
