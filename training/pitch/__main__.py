@@ -1,8 +1,11 @@
 """``python -m training.pitch --config training/pitch/configs/pitch.json [--max-minutes M] [--out-dir DIR]``.
 
-Trains the streaming pitch model, validates it periodically on MuseScore_General clips, keeps
-the best checkpoint (``OUT_DIR/best.safetensors``, loadable by ``python -m export``) and prints
-the final validation figures. Exit codes: 0 done, 2 bad config or data (one line on stderr).
+Trains the streaming pitch model on the training core (``training.core.loop``), validates it
+periodically on MuseScore_General clips, keeps the best checkpoint (``OUT_DIR/best.safetensors``,
+loadable by ``python -m export``) and prints the final validation figures. A run interrupted
+(Ctrl-C, a crash, a lost machine) continues from ``OUT_DIR/resume.pt`` when started again with
+the same config; ``--fresh`` discards it. Exit codes: 0 done, 2 bad config or data (one line on
+stderr).
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import json
 import logging
 import shlex
 import sys
+from pathlib import Path
 
 from .config import load_config
 
@@ -27,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", required=True, help="JSON file of TrainConfig fields (training/pitch/configs/pitch.json)")
     ap.add_argument("--max-minutes", type=float, help="override the config's wall-clock budget")
     ap.add_argument("--out-dir", help="override the config's out_dir")
+    ap.add_argument("--fresh", action="store_true", help="discard OUT_DIR/resume.pt of an interrupted run")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("training.core.loop").setLevel(logging.INFO)  # one line per validation
     try:
         config = load_config(args.config)
         if args.max_minutes is not None:
@@ -36,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.out_dir:
             config = dataclasses.replace(config, out_dir=args.out_dir)
         from .train import train  # torch is imported only once the inputs are valid
+
+        if args.fresh:
+            from training.core.loop import RESUME_FILE
+
+            (Path(config.out_dir) / RESUME_FILE).unlink(missing_ok=True)
         command = "python -m training.pitch " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
         result = train(config, command=command, data_recipe=DATA_RECIPE)
     except (ValueError, FileNotFoundError) as exc:

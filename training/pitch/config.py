@@ -7,20 +7,9 @@ from pathlib import Path
 
 from export.checkpoint import CheckpointError, config_from_dict
 from models.pitch import PitchTCNConfig
+from training.core.conditions import AugmentRanges
 
-
-@dataclass(frozen=True)
-class AugmentRanges:
-    """On-the-fly augmentation of each training crop (order: EQ -> reverb -> noise -> gain)."""
-
-    eq_prob: float = 0.5  # 3-band EQ (training.synth.augment.equalize)
-    eq_db: tuple[float, float] = (-9.0, 9.0)  # band gains, dB
-    reverb_prob: float = 0.35  # synthetic room (training.synth.augment.room_impulse_response)
-    rt60_s: tuple[float, float] = (0.2, 1.5)
-    drr_db: tuple[float, float] = (-3.0, 12.0)
-    noise_prob: float = 0.6  # coloured noise (white, pink, brown, blue)
-    snr_db: tuple[float, float] = (0.0, 35.0)
-    level_dbfs: tuple[float, float] = (-40.0, -3.0)  # peak level of the crop after everything
+__all__ = ["AugmentRanges", "TrainConfig", "load_config", "config_json"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +29,7 @@ class TrainConfig:
     warmup_steps: int = 200  # linear warm-up, then cosine decay over the time budget
     max_minutes: float = 50.0  # wall-clock training budget (validation included)
     max_steps: int = 1_000_000  # step limit (the smoke test uses it)
+    schedule: str = "time"  # the cosine runs over "time" (max_minutes) or "steps" (max_steps)
     blur_cents: float = 25.0  # std of the Gaussian salience target
     salience_weight: float = 20.0  # x mean BCE over bins (voiced frames)
     voicing_weight: float = 1.0  # x voicing BCE (all frames)
@@ -47,14 +37,15 @@ class TrainConfig:
     onset_hops: int = 8  # frames after an onset (unvoiced -> voiced, or a jump > 40 cents) weighted
     init_checkpoint: str = ""  # start from these weights: same model config (fine-tune) or a
     # smaller one of the same frontend, grown function-preservingly (warm_start.grow_into)
-    val_every_minutes: float = 6.0  # periodic validation
+    val_every_minutes: float = 6.0  # periodic validation by time ...
+    val_every_steps: int = 0  # ... and/or every this many steps (0: by time only)
     val_clips: int = 48  # clips of val_dir used for periodic validation (all for the final one)
-    val_conditions: tuple[str, ...] = ("clean",)  # data.degrade conditions scored at each validation;
+    val_conditions: tuple[str, ...] = ("clean",)  # training.core.conditions scored at each validation;
     # the best checkpoint maximises their mean rpa + oa (the saved threshold is the first one's)
     patience: int = 4  # stop after this many validations without a better score
     threads: int = 2  # torch.set_num_threads
     loader_workers: int = 1  # DataLoader processes doing the augmentation
-    augment: AugmentRanges = field(default_factory=AugmentRanges)
+    augment: AugmentRanges = field(default_factory=AugmentRanges)  # training.core.conditions.augment_crop
 
 
 def load_config(path: str | Path) -> TrainConfig:

@@ -5,8 +5,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .config import AugmentRanges
-from .data import SAMPLE_RATE, Clips, augment
+from training.core.conditions import AugmentRanges, augment_crop
+from training.core.data import Clips
+
+from .data import SAMPLE_RATE
 from .targets import LABEL_RATE, f0_at_instants, output_instants
 
 REVERB_PAST_SAMPLES = 8000  # audio before a crop fed to the room, so earlier notes ring into it
@@ -20,10 +22,11 @@ class PitchCrops(Dataset):
     (``torch.manual_seed``; DataLoader workers get their own streams), so runs are repeatable.
 
     Args:
-        clips: 16 kHz clips and their labels.
+        clips: 16 kHz clips and their f0 labels (``data.load_split``).
         crop_s: crop length, seconds.
         hop: model hop, samples. latency_samples: the model's declared latency.
-        ranges: augmentation ranges, or None for clean crops.
+        ranges: the random training condition (``training.core.conditions.augment_crop``), or None
+            for clean crops.
     """
 
     def __init__(self, clips: Clips, crop_s: float, hop: int, latency_samples: int,
@@ -40,14 +43,14 @@ class PitchCrops(Dataset):
         return len(self.clips.audio)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        audio, f0 = self.clips.audio[index], self.clips.f0[index]
+        audio, f0 = self.clips.audio[index], self.clips.labels[index]
         max_start = max(0, len(f0) - self.crop_labels)
         start = int(torch.randint(0, max_start + 1, ()).item()) * self.label_samples
         x = audio[start:start + self.crop_samples]
         x = np.pad(x, (0, self.crop_samples - len(x)))
         if self.ranges is not None:
             rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
-            x = augment(x, audio[max(0, start - REVERB_PAST_SAMPLES):start], rng, self.ranges)
+            x = augment_crop(x, audio[max(0, start - REVERB_PAST_SAMPLES):start], rng, self.ranges, SAMPLE_RATE)
         frames = self.crop_samples // self.hop
         target = f0_at_instants(f0, output_instants(start, frames, self.hop, self.latency_samples, SAMPLE_RATE))
         return torch.from_numpy(np.ascontiguousarray(x))[None], torch.from_numpy(target)

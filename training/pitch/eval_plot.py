@@ -8,34 +8,30 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import subprocess
 import sys
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 
+from training.core import provenance
+
 from .eval_metrics import METRIC_NAMES, NOTE_FRAME_BAND_NAMES
 
-REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("numpy", "scipy", "onnxruntime", "numba", "soxr", "torch", "torchcrepe", "pesto-pitch", "swift-f0",
             "librosa", "mir_eval")
 SHORT = {"raw_pitch_accuracy": "RPA", "raw_chroma_accuracy": "RCA", "voicing_recall": "VR",
          "voicing_false_alarm": "VFA", "overall_accuracy": "OA"}
 
 
-def set_record(args, clips) -> dict:
-    """What was evaluated: the clips, their seed, length and soundfont, the conditions."""
-    from .evaluate import condition_params
-
+def set_record(args, clips, condition_params: dict[str, list[dict]]) -> dict:
+    """What was evaluated: the clips, their seed, length and soundfont, the conditions and each
+    clip's condition parameters (``condition_params``: condition -> one dict per clip)."""
     return {"data": str(args.data), "n_clips": len(clips), "seconds_per_clip": args.seconds, "seed": args.seed,
             "audio_seconds_per_condition": float(sum(len(c.audio) / c.sample_rate for c in clips)),
             "soundfont": sorted({c.meta["soundfont"] for c in clips}), "sample_rate": clips[0].sample_rate,
             "label_frame_rate": 100, "conditions": args.conditions,
-            "condition_params": {cond: [condition_params(cond, args.seed, c.index) for c in clips]
-                                 for cond in args.conditions},
+            "condition_params": condition_params,
             "unvoiced_but_sounding": unvoiced_but_sounding(clips),
             "synth_command": (f"python -m training.synth --kind mono --split val --n {len(clips)} --duration "
                               f"{args.seconds:g} --no-augment --seed {args.seed} --out {args.data}")}
@@ -57,26 +53,13 @@ def unvoiced_but_sounding(clips, within_db: float = 30.0) -> float:
 
 def run_record(argv: list[str]) -> dict:
     """Provenance: date, machine, versions, threads, git commit, the exact command."""
-    def ver(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
-    def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()
-
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     torch = sys.modules.get("torch")
-    return {"date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "machine": {"platform": platform.platform(), "cpu": cpu, "logical_cpus": os.cpu_count(),
-                        "python": platform.python_version(), "load_average_1_5_15": list(os.getloadavg())},
-            "versions": {p: ver(p) for p in PACKAGES},
+    return {"date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": provenance.machine(),
+            "versions": provenance.package_versions(PACKAGES),
             "threads": {"torch": torch.get_num_threads() if torch else None, "onnxruntime_intra_op": 1,
                         **{v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                                           "NUMBA_NUM_THREADS")}},
-            "git_commit": git("rev-parse", "HEAD"), "git_dirty": bool(git("status", "--porcelain")),
+            "git_commit": provenance.git_commit(), "git_dirty": provenance.git_dirty(),
             "command": " ".join(["python -m training.pitch.evaluate", *argv]),
             "cpu_time": "time.process_time() around each estimate() call, in this process, one thread"}
 

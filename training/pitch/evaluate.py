@@ -5,11 +5,12 @@
 
 The set: ``--n`` monophonic melodies of ``--seconds`` rendered by ``training.synth`` with the
 validation soundfont (MuseScore_General, never used in training), no augmentation, seed
-``--seed``; rendered on first use into ``--data``. Each clip is scored in three conditions built
-with ``training.synth.augment`` from seeds derived from (seed, clip, condition):
+``--seed``; rendered on first use into ``--data``. Each clip is scored in three conditions of
+``training.core.conditions`` (the registry training and validation use), drawn from seeds derived
+from (seed, clip, condition):
 
     clean   the render                     noisy   + noise at 10 dB SNR (white/pink/brown/blue)
-    reverb  synthetic room, RT60 0.3…1.2 s, direct-to-reverberant 0…6 dB
+    reverb  synthetic room, RT60 0.3…1.2 s, direct-to-reverberant 0…6 dB (the registry's "rooms")
 
 Every method runs in this process on one thread; its CPU time (``time.process_time``) covers
 ``estimate`` from mono float32 at 44.1 kHz to the track, resampling included, model loading and
@@ -41,10 +42,13 @@ from . import eval_plot as report  # noqa: E402
 from .eval_metrics import (Scores, Track, count_by_band, mean_scores, note_frame_bands,  # noqa: E402
                            pitch_right_frames, score_track)
 from .peers import METHODS, Method, MethodUnavailable, build_method  # noqa: E402
+from training.core import conditions  # noqa: E402
 
 log = logging.getLogger("training.pitch.evaluate")
 REPO = Path(__file__).resolve().parents[2]
 CONDITIONS = ("clean", "noisy", "reverb")
+REGISTRY_NAMES = {"clean": "clean", "noisy": "noisy", "reverb": "rooms"}
+"""This evaluation's condition names (kept: the published tables use them) -> the registry's."""
 
 
 class UsageError(ValueError):
@@ -63,28 +67,20 @@ class Clip:
 
 
 def condition_params(condition: str, seed: int, index: int) -> dict:
-    """``training.synth.augment`` parameters of a condition for clip ``index`` (deterministic)."""
-    from training.synth.augment import NO_AUGMENTATION, NOISE_COLOURS
+    """``training.core.conditions`` parameters of a condition for clip ``index``, drawn from
+    ``[seed, index, position of the condition in CONDITIONS]`` (deterministic).
 
-    params = dict(NO_AUGMENTATION)
-    rng = np.random.default_rng(np.random.SeedSequence([seed, index, CONDITIONS.index(condition)]))
-    if condition == "noisy":
-        params["noise"] = {"colour": str(rng.choice(list(NOISE_COLOURS))), "snr_db": 10.0,
-                           "seed": int(rng.integers(2**31))}
-    elif condition == "reverb":
-        params["reverb"] = {"rt60_s": float(rng.uniform(0.3, 1.2)), "drr_db": float(rng.uniform(0.0, 6.0)),
-                            "seed": int(rng.integers(2**31))}
-    elif condition != "clean":
+    Raises:
+        ValueError: not one of ``CONDITIONS``.
+    """
+    if condition not in CONDITIONS:
         raise ValueError(f"unknown condition {condition!r}: use {', '.join(CONDITIONS)}")
-    return params
+    return conditions.params(REGISTRY_NAMES[condition], [seed, index, CONDITIONS.index(condition)])
 
 
 def apply_condition(clip: Clip, params: dict) -> np.ndarray:
     """The clip's mono audio under ``params`` (noise SNR measured against the mix)."""
-    from training.synth.augment import apply_augmentation
-
-    stems, _ = apply_augmentation({"mix": clip.audio[None, :]}, clip.sample_rate, params)
-    return np.ascontiguousarray(sum(stems.values())[0], dtype=np.float32)
+    return conditions.apply(clip.audio, clip.sample_rate, params)
 
 
 def ensure_dataset(data: Path, n: int, seconds: float, seed: int, workers: int) -> None:
@@ -275,7 +271,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     ensure_dataset(args.data, args.n, args.seconds, args.seed, args.workers)
     clips = load_clips(args.data, args.n)
     set_id = f"s{args.seed}-{args.seconds:g}s"
-    record = {"set": report.set_record(args, clips), "methods": {}, "results": {}}
+    params = {cond: [condition_params(cond, args.seed, c.index) for c in clips] for cond in args.conditions}
+    record = {"set": report.set_record(args, clips, params), "methods": {}, "results": {}}
     verdicts: dict[str, dict] = {}
     for name in args.methods:
         method = build_method(name, args.model)

@@ -3,8 +3,9 @@
     python -m training.pitch.measure rtmir/zoo/pitch-tcn.onnx --val /work/data/pitch/val-msg \
         --json /work/data/pitch/measure.json
 
-Every clip of the validation folder (MuseScore_General), under each condition of
-``data.degrade`` (clean, white and pink noise at 10 dB SNR, a 1 s room), is streamed through
+Every clip of the validation folder (MuseScore_General), under each ``--conditions`` of
+``training.core.conditions`` (default: clean, white and pink noise at 10 dB SNR, a 1 s room;
+clip i seeded i), is streamed through
 ``PitchProcessor`` + ``BlockAdapter`` exactly as ``rtmir stream`` runs it at 16 kHz (host
 block 1024). Events are scored where their instant falls on a label frame (10 ms grid) with
 ``metrics.score_frames``. The voicing threshold is the card's unless ``--threshold`` is given;
@@ -16,19 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 
 import numpy as np
 
 from rtmir import BlockAdapter, ProcessSpec
 from rtmir.session import StreamingSession
-from rtmir.tasks.pitch import PitchDecoderConfig, PitchProcessor
+from rtmir.tasks.pitch import PitchProcessor
+from training.core import conditions
+from training.core.measure import stream_cpu
 
-from .data import CONDITIONS, SAMPLE_RATE, degrade, load_split
+from .data import SAMPLE_RATE, load_split
 from .metrics import on_label_grid, score_frames
 
+REPORTED_CONDITIONS = ("clean", "white10", "pink10", "reverb")
 
 
 def stream_events(proc: PitchProcessor, audio: np.ndarray, block: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -49,8 +51,8 @@ def collect(path: str, clips, kind: str, seed: int = 0) -> list[tuple[np.ndarray
     """Per clip: (reference f0, estimated f0, confidence) on the label grid."""
     proc = PitchProcessor(StreamingSession(path))
     out = []
-    for i, (x, lab) in enumerate(zip(clips.audio, clips.f0)):
-        t, f0, conf, _ = stream_events(proc, degrade(x, kind, seed + i))
+    for i, (x, lab) in enumerate(zip(clips.audio, clips.labels)):
+        t, f0, conf, _ = stream_events(proc, conditions.degrade(x, kind, seed + i, SAMPLE_RATE))
         idx, ref = on_label_grid(lab, t)
         out.append((ref, f0[idx], conf[idx]))
     return out
@@ -63,37 +65,14 @@ def pooled(rows, threshold: float) -> dict[str, float]:
     return score_frames(ref, est, conf >= threshold)
 
 
-def child_cpu_seconds(cmd: list[str]) -> float:
-    """User + system CPU seconds of one child process run to completion."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(cmd, check=True, capture_output=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
-def stream_cpu(model: str, long_file: str, short_file: str, block: int = 1024, runs: int = 3) -> dict[str, float]:
-    """CPU seconds per second of audio of ``rtmir stream --task pitch`` on ``long_file``, with
-    the start-up cost (imports, session, warm-up: measured on ``short_file``) subtracted; best of
-    ``runs`` (the machine is shared)."""
-    import soundfile as sf
-
-    def cmd(f: str) -> list[str]:
-        return [sys.executable, "-m", "rtmir", "stream", f, "--task", "pitch", "--model", model, "--block", str(block)]
-
-    long_s, short_s = sf.info(long_file).duration, sf.info(short_file).duration
-    total = min(child_cpu_seconds(cmd(long_file)) for _ in range(runs))
-    start = min(child_cpu_seconds(cmd(short_file)) for _ in range(runs))
-    return {"audio_s": long_s, "cpu_s_total": total, "cpu_s_startup": start,
-            "cpu_s_per_audio_s": (total - start) / (long_s - short_s), "cpu_s_per_audio_s_with_startup": total / long_s}
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.pitch.measure", description=__doc__.splitlines()[0])
     ap.add_argument("model", help="an exported pitch .onnx")
     ap.add_argument("--val", default="/work/data/pitch/val-msg", help="a training.synth mono val folder")
     ap.add_argument("--cache", default="/work/data/pitch/cache", help="16 kHz clip cache folder")
     ap.add_argument("--clips", type=int, default=None, help="first N clips only")
-    ap.add_argument("--conditions", default=",".join(CONDITIONS))
+    ap.add_argument("--conditions", default=",".join(REPORTED_CONDITIONS),
+                    help=f"comma list of training.core.conditions names (e.g. {', '.join(conditions.LISTED)})")
     ap.add_argument("--threshold", type=float, help="voicing threshold (default: the card's)")
     ap.add_argument("--choose-threshold", type=int, default=0, metavar="N",
                     help="choose the best-OA threshold on the first N clean clips (0: don't)")
@@ -104,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpu-runs", type=int, default=3, help="best of this many timings per file and block")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
+    try:
+        names = conditions.check([c for c in args.conditions.split(",") if c])
+    except conditions.UnknownCondition as exc:
+        print(f"error: --conditions: {exc}", file=sys.stderr)
+        return 2
     clips = load_split(args.val, args.cache, args.clips)
     proc = PitchProcessor(StreamingSession(args.model))
     threshold = args.threshold if args.threshold is not None else proc.params()["voicing_threshold"]
@@ -116,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         threshold = max(sweep, key=sweep.get)
         report["threshold_sweep_oa"] = sweep
     report["voicing_threshold"] = threshold
-    for kind in args.conditions.split(","):
+    for kind in names:
         rows = cache.get(kind) or collect(args.model, clips, kind)
         report[kind] = pooled(rows, threshold)
         s = report[kind]
@@ -124,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
     if args.cpu_files:
         for i, block in enumerate(int(b) for b in args.cpu_blocks.split(",")):
-            cpu = stream_cpu(args.model, *args.cpu_files, block=block, runs=args.cpu_runs) | {"block": block}
+            cpu = stream_cpu(args.model, *args.cpu_files, task="pitch", block=block, runs=args.cpu_runs) | {"block": block}
             report.setdefault("cpu_by_block", []).append(cpu)
             if i == 0:
                 report["cpu"] = cpu

@@ -151,8 +151,8 @@ class RtmirMethod(Method):
         sink = _EventCollector()
         engine = Engine([proc], [sink])
         engine.prepare(sr, 1, self.block)  # resets the processor: every clip is a fresh stream
-        self.lookahead_s = proc.latency_samples / engine.lanes[0].rate
-        self.lookahead_note = (f"latency_samples {proc.latency_samples} at {engine.lanes[0].rate} Hz")
+        self.lookahead_s = proc.latency_samples / engine.nodes[0].rate
+        self.lookahead_note = (f"latency_samples {proc.latency_samples} at {engine.nodes[0].rate} Hz")
         x = audio[None, :]
         for start in range(0, x.shape[1], self.block):
             engine.push(np.ascontiguousarray(x[:, start:start + self.block]))

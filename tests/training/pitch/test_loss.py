@@ -1,18 +1,18 @@
-"""The training loss's onset weighting (training/pitch/train.py ``near_onset``, ``loss_terms``)."""
+"""The training loss's onset weighting (training/pitch/task.py ``near_onset``, ``loss_terms``)."""
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
 
-pytestmark = pytest.mark.torch
+import torch  # the train extra; these tests are marked torch
 
-torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
 
 from models.pitch import PitchTCN, PitchTCNConfig, bin_frequencies_hz  # noqa: E402
 from rtmir.tasks.pitch import hz_to_cents  # noqa: E402
 from training.pitch.config import TrainConfig  # noqa: E402
-from training.pitch.train import loss_terms, near_onset  # noqa: E402
+from training.pitch.task import loss_terms, near_onset  # noqa: E402
 
 
 def cents_of(f0: torch.Tensor) -> torch.Tensor:

@@ -63,8 +63,8 @@ def test_a_larger_model_warm_starts_from_a_smaller_checkpoint_with_onset_weighti
     # validated in both conditions; the entry's top-level figures are the first condition's
     entry = second.history[-1]
     assert set(entry["conditions"]) == {"clean", "white10"} and entry["rpa"] == entry["conditions"]["clean"]["rpa"]
-    with pytest.raises(ValueError, match="unknown condition 'noisy'"):
-        train(dataclasses.replace(large, val_conditions=("clean", "noisy")))  # refused before any data is read
+    with pytest.raises(ValueError, match="unknown condition 'underwater'"):
+        train(dataclasses.replace(large, val_conditions=("clean", "underwater")))  # refused before any data is read
     # step 1 of the grown run starts from the small model's function: its loss is no worse than
     # a fresh model's first loss
     assert second.losses[0] < first.losses[0]

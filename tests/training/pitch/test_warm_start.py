@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.torch
+import torch  # the train extra; these tests are marked torch
 
-torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
 
 from models.pitch import PitchTCN, PitchTCNConfig, SpectraConfig  # noqa: E402
 from training.pitch.warm_start import check_same, grow_into  # noqa: E402
