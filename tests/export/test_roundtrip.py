@@ -34,8 +34,8 @@ def _signal(model, kind: str = "music") -> np.ndarray:
 
 
 class _Recording(ModelProcessor):
-    """ModelProcessor keeping ``last_outputs`` of every call (the adapter may call it
-    several times in one push)."""
+    """ModelProcessor keeping a copy of ``last_outputs`` of every call (the adapter may call it
+    several times in one push; the session's outputs are views valid until its next call)."""
 
     def __init__(self, session: StreamingSession) -> None:
         super().__init__(session)
@@ -43,7 +43,7 @@ class _Recording(ModelProcessor):
 
     def process(self, block, t0, out=None):
         events = super().process(block, t0, out)
-        self.calls.append(self.last_outputs)
+        self.calls.append({k: v.copy() for k, v in self.last_outputs.items()})
         return events
 
 
