@@ -18,7 +18,7 @@ from typing import Any
 import onnx
 
 from models.streaming import StreamingModel
-from rtmir.card import CARD_KEY, ModelCard, OutputSpec, StateSpec
+from rtmir.card import CARD_KEY, InputSpec, ModelCard, OutputSpec, StateSpec
 from rtmir.session import ModelError, StreamingSession
 
 from .onnx_graph import ExportError, to_onnx
@@ -39,8 +39,19 @@ class CardFields:
     evaluation: dict[str, Any] = field(default_factory=dict)  # held-out figures, numbers only
 
 
+def input_specs(model: StreamingModel) -> list[InputSpec]:
+    """The card's ``inputs``: every data input of ``model`` in ONNX order."""
+    return [
+        InputSpec(i.name, i.kind, [1, *i.features, *([] if not i.per_hop else ["samples" if i.kind == "audio" else "frames"])],
+                  "int64" if i.kind == "tokens" else "float32",
+                  model.sample_rate * i.per_hop / model.hop if i.per_hop else None,
+                  list(i.labels) if i.labels else None)
+        for i in model.data_inputs
+    ]
+
+
 def build_card(model: StreamingModel, fields: CardFields) -> ModelCard:
-    """The card of ``model``: rates, hop, latency, outputs and state from the model itself."""
+    """The card of ``model``: rates, hop, latency, inputs, outputs and state from the model itself."""
     outputs = [
         OutputSpec(o.name, o.unit, model.sample_rate * o.per_hop / model.hop,
                    [1, *o.features, "frames" if o.per_hop == 1 else "samples"],
@@ -52,7 +63,7 @@ def build_card(model: StreamingModel, fields: CardFields) -> ModelCard:
         name=fields.name, task=fields.task, version=fields.version, sample_rate=model.sample_rate,
         channels=model.channels, hop=model.hop, latency_samples=model.latency_samples, outputs=outputs,
         state=state, training=dict(fields.training), evaluation=dict(fields.evaluation),
-        description=fields.description,
+        description=fields.description, inputs=input_specs(model),
     )
     card.validate()
     return card

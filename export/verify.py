@@ -1,20 +1,24 @@
 """Verification of an exported model before it is written (DESIGN.md, contract 2).
 
-For a noise signal and a synthesized musical signal (harmonic notes with envelopes):
+For two test inputs, "noise" and "music" (per data input: noise or a synthesized musical signal
+— harmonic notes with envelopes — for audio; uniform random tokens or runs of repeated tokens
+for tokens; a fixed random vector for control values, held over every chunk):
 
 1. ``onnx.checker`` (full check) and the contract-2 input/output names;
-2. causality in torch: changing the audio after hop k leaves every output frame before k
-   unchanged;
+2. causality in torch: changing every timed input after hop k leaves every output frame
+   before k unchanged;
 3. torch streaming (several block sizes, one of them one hop) equals torch offline;
 4. onnxruntime, one call over the whole signal, equals torch offline;
 5. onnxruntime streaming (same block sizes, state carried) equals torch offline.
 
-Float outputs must agree to ``tolerance`` (max abs diff), integer outputs (codes) exactly.
-The first failure raises ``ExportError`` with a one-line reason.
+Every timed input is chunked at the same hops (audio ``hops * hop`` samples, tokens
+``hops * per_hop`` frames). Float outputs must agree to ``tolerance`` (max abs diff), integer
+outputs (codes, tokens) exactly. The first failure raises ``ExportError`` with a one-line reason.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -58,32 +62,81 @@ def test_signals(sample_rate: int, channels: int, n_samples: int, seed: int = 0)
     return {"noise": noise.astype(np.float32), "music": np.ascontiguousarray(music, dtype=np.float32)}
 
 
-def torch_outputs(model: StreamingModel, audio: np.ndarray, block_samples: int | None = None) -> list[np.ndarray]:
-    """Outputs of ``model`` over ``audio`` offline (one call) or streamed in blocks."""
-    x = torch.from_numpy(audio)
-    step = block_samples or x.shape[2]
+Inputs = Sequence[np.ndarray]
+"""One array per data input of a model, in ``data_inputs`` order, batch axis included."""
+
+
+def as_inputs(model: StreamingModel, inputs: np.ndarray | Inputs) -> list[np.ndarray]:
+    """``inputs`` as a list in ``data_inputs`` order (a bare array is the one audio input)."""
+    arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
+    if len(arrays) != len(model.data_inputs):
+        raise ValueError(f"{type(model).__name__} takes {len(model.data_inputs)} data inputs, got {len(arrays)}")
+    return arrays
+
+
+def n_hops_of(model: StreamingModel, inputs: Inputs) -> int:
+    """Model steps spanned by ``inputs`` (from the first timed input)."""
+    spec, x = next((s, x) for s, x in zip(model.data_inputs, inputs) if s.per_hop)
+    return x.shape[-1] // spec.per_hop
+
+
+def chunk(model: StreamingModel, inputs: Inputs, start_hop: int, hops: int) -> list[np.ndarray]:
+    """Hops ``[start_hop, start_hop + hops)`` of every timed input; control values whole."""
+    return [x[..., start_hop * s.per_hop:(start_hop + hops) * s.per_hop] if s.per_hop else x
+            for s, x in zip(model.data_inputs, inputs)]
+
+
+def verification_inputs(model: StreamingModel, n_hops: int, seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """``{"noise", "music"}`` test inputs of ``n_hops`` steps for every data input of ``model``."""
+    rng = np.random.default_rng(seed + 1)
+    out: dict[str, list[np.ndarray]] = {"noise": [], "music": []}
+    for spec in model.data_inputs:
+        shape = (1, *spec.features, n_hops * spec.per_hop) if spec.per_hop else (1, *spec.features)
+        if spec.kind == "audio":
+            for name, x in test_signals(model.sample_rate, spec.features[0], n_hops * spec.per_hop, seed).items():
+                out[name].append(x)
+        elif spec.kind == "tokens":
+            out["noise"].append(rng.integers(0, spec.vocab_size, shape, dtype=np.int64))
+            runs = rng.integers(1, 9, shape[-1])  # runs of 1..8 repeated frames
+            starts = np.repeat(np.arange(len(runs)), runs)[:shape[-1]]
+            values = rng.integers(0, spec.vocab_size, (*shape[:-1], len(runs)), dtype=np.int64)
+            out["music"].append(np.ascontiguousarray(values[..., starts]))
+        else:
+            for name in out:
+                out[name].append((0.5 * rng.standard_normal(shape)).astype(np.float32))
+    return out
+
+
+def torch_outputs(model: StreamingModel, inputs: np.ndarray | Inputs, block_hops: int | None = None) -> list[np.ndarray]:
+    """Outputs of ``model`` over ``inputs`` offline (one call) or streamed in blocks of hops."""
+    inputs = as_inputs(model, inputs)
+    total = n_hops_of(model, inputs)
+    step = block_hops or total
     state, chunks = None, []
     with torch.no_grad():
-        for i in range(0, x.shape[2], step):
-            *outs, state = model(x[:, :, i:i + step], state)
+        for i in range(0, total, step):
+            *outs, state = model(*(torch.from_numpy(x) for x in chunk(model, inputs, i, step)), state)
             chunks.append([o.numpy() for o in outs])
     return [np.concatenate(parts, axis=-1) for parts in zip(*chunks)]
 
 
-def ort_outputs(session: ort.InferenceSession, model: StreamingModel, audio: np.ndarray,
-                block_samples: int | None = None) -> list[np.ndarray]:
-    """Outputs of the ONNX model over ``audio``, one call or streamed with state carried."""
-    inputs, outputs = io_names(model)
+def ort_outputs(session: ort.InferenceSession, model: StreamingModel, inputs: np.ndarray | Inputs,
+                block_hops: int | None = None) -> list[np.ndarray]:
+    """Outputs of the ONNX model over ``inputs``, one call or streamed in blocks of hops with
+    state carried."""
+    inputs = as_inputs(model, inputs)
+    names, outputs = io_names(model)
     state = [s.numpy() for s in model.initial_state(1).values()]
     n_out = len(model.outputs)
-    step = block_samples or audio.shape[2]
+    total = n_hops_of(model, inputs)
+    step = block_hops or total
     chunks = []
-    for i in range(0, audio.shape[2], step):
-        feeds = dict(zip(inputs, [audio[:, :, i:i + step], *state]))
+    for i in range(0, total, step):
+        feeds = dict(zip(names, [*chunk(model, inputs, i, step), *state]))
         try:
             res = session.run(outputs, feeds)
         except Exception as exc:  # onnxruntime's exception types are private
-            raise ExportError(f"onnxruntime failed on a chunk of {feeds['audio'].shape[2]} samples "
+            raise ExportError(f"onnxruntime failed on a chunk of {min(step, total - i)} hops "
                               f"(a length baked into the graph?): {str(exc).splitlines()[0][:160]}") from exc
         chunks.append(res[:n_out])
         state = res[n_out:]
@@ -112,19 +165,28 @@ def compare(model: StreamingModel, ref: list[np.ndarray], got: list[np.ndarray],
     return worst
 
 
-def check_causal(model: StreamingModel, audio: np.ndarray, tolerance: float) -> None:
-    """Raise if changing the audio after the middle hop changes any earlier output frame."""
-    hops = audio.shape[2] // model.hop
-    k = hops // 2
-    changed = audio.copy()
-    changed[:, :, k * model.hop:] = np.random.default_rng(1).standard_normal(changed[:, :, k * model.hop:].shape)
-    a, b = torch_outputs(model, audio), torch_outputs(model, changed)
+def check_causal(model: StreamingModel, inputs: np.ndarray | Inputs, tolerance: float) -> None:
+    """Raise if changing the timed inputs after the middle hop changes any earlier output frame."""
+    inputs = as_inputs(model, inputs)
+    k = n_hops_of(model, inputs) // 2
+    rng = np.random.default_rng(1)
+    changed = []
+    for spec, x in zip(model.data_inputs, inputs):
+        x = x.copy()
+        if spec.per_hop:
+            future = x[..., k * spec.per_hop:]
+            if spec.kind == "tokens":  # every future token changed (a random draw may repeat it)
+                future[...] = (future + rng.integers(1, max(spec.vocab_size, 2), future.shape)) % spec.vocab_size
+            else:
+                future[...] = rng.standard_normal(future.shape)
+        changed.append(x)
+    a, b = torch_outputs(model, inputs), torch_outputs(model, changed)
     for spec, x, y in zip(model.outputs, a, b):
         past = k * spec.per_hop
         diff = np.abs(x[..., :past].astype(np.float64) - y[..., :past].astype(np.float64))
         if diff.size and diff.max() > tolerance:
             frame = int(np.argwhere(diff > tolerance)[0][-1])
-            raise ExportError(f"not causal: output {spec.name!r} at time index {frame} changed when only audio "
+            raise ExportError(f"not causal: output {spec.name!r} at time index {frame} changed when only the inputs "
                               f"after hop {k} changed (undeclared lookahead?)")
 
 
@@ -174,14 +236,13 @@ def verify_torch(model: StreamingModel, options: VerifyOptions = VerifyOptions()
     _check_block_hops(options)
     model = model.eval()
     report: dict[str, float] = {}
-    n = options.n_hops * model.hop
-    for name, audio in test_signals(model.sample_rate, model.channels, n, options.seed).items():
-        check_causal(model, audio, options.tolerance)
-        ref = torch_outputs(model, audio)
+    for name, inputs in verification_inputs(model, options.n_hops, options.seed).items():
+        check_causal(model, inputs, options.tolerance)
+        ref = torch_outputs(model, inputs)
         for hops in options.block_hops:
             b = hops * model.hop
             report[f"{name}.torch_stream_{b}"] = compare(
-                model, ref, torch_outputs(model, audio, b), options.tolerance,
+                model, ref, torch_outputs(model, inputs, hops), options.tolerance,
                 f"{name}: torch streaming in blocks of {b} samples vs offline (model is not streaming-causal)")
     return report
 
@@ -195,16 +256,15 @@ def verify_onnx(model: StreamingModel, proto: onnx.ModelProto, options: VerifyOp
     model = model.eval()
     check_graph(model, proto)
     session = _session(proto)
-    n = options.n_hops * model.hop
     report: dict[str, float] = {}
-    for name, audio in test_signals(model.sample_rate, model.channels, n, options.seed).items():
-        ref = torch_outputs(model, audio)
+    for name, inputs in verification_inputs(model, options.n_hops, options.seed).items():
+        ref = torch_outputs(model, inputs)
         report[f"{name}.ort_offline"] = compare(
-            model, ref, ort_outputs(session, model, audio), options.tolerance, f"{name}: onnxruntime vs torch offline")
+            model, ref, ort_outputs(session, model, inputs), options.tolerance, f"{name}: onnxruntime vs torch offline")
         for hops in options.block_hops:
             b = hops * model.hop
             report[f"{name}.ort_stream_{b}"] = compare(
-                model, ref, ort_outputs(session, model, audio, b), options.tolerance,
+                model, ref, ort_outputs(session, model, inputs, hops), options.tolerance,
                 f"{name}: onnxruntime streaming in blocks of {b} samples vs torch offline")
     return report
 

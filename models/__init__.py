@@ -6,9 +6,9 @@ One layer family per module: ``conv`` (CausalConv1d, TCN), ``frontend`` (log-mel
 ``nets`` the top-level models and their registry.
 """
 from .nets import FAMILIES, CodecModel, FrameModel, FrameModelConfig, RVQCoder, RVQCoderConfig, build_model
-from .streaming import ModelOutput, State, StateError, StreamingModel, StreamingModule
+from .streaming import ModelInput, ModelOutput, State, StateError, StreamingModel, StreamingModule
 
 __all__ = [
-    "FAMILIES", "CodecModel", "FrameModel", "FrameModelConfig", "ModelOutput", "RVQCoder",
+    "FAMILIES", "CodecModel", "FrameModel", "FrameModelConfig", "ModelInput", "ModelOutput", "RVQCoder",
     "RVQCoderConfig", "State", "StateError", "StreamingModel", "StreamingModule", "build_model",
 ]

@@ -130,13 +130,57 @@ class ModelOutput:
     labels: tuple[str, ...] | None = None
 
 
-class StreamingModel(StreamingModule):
-    """A top-level model: audio in, named outputs and state out (contract 1).
+INPUT_KINDS = ("audio", "tokens", "control")
 
-    ``forward(audio[B, C, N], state=None) -> (*outputs, new_state)`` with ``N`` a positive
-    multiple of ``hop``; the outputs are in ``outputs`` order. Subclasses set ``sample_rate``
-    (Hz), ``channels``, ``hop`` (samples), ``latency_samples`` and ``outputs``, and keep the
-    config they were built from in ``config`` (a frozen dataclass) so checkpoints can rebuild them.
+
+@dataclass(frozen=True)
+class ModelInput:
+    """One data input of a top-level model (becomes an ``InputSpec`` in the card).
+
+    Attributes:
+        name: input name (ONNX input name, the key of ``StreamingSession.step``).
+        kind: "audio" ``[B, C, N]`` float, "tokens" ``[B, Q, T]`` int64, or "control"
+            ``[B, k]`` float (no time axis: one value set per call, held over the chunk).
+        per_hop: values along time per hop: ``hop`` for audio, token frames per hop for tokens,
+            0 for control values.
+        features: shape between batch and time (all of it for control), e.g. ``(1,)`` mono.
+        vocab_size: tokens only: values lie in ``[0, vocab_size)`` (verification draws from it).
+        labels: names along the feature axis (e.g. control parameters), or None.
+    """
+
+    name: str
+    kind: str
+    per_hop: int
+    features: tuple[int, ...]
+    vocab_size: int = 0
+    labels: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in INPUT_KINDS:
+            raise ValueError(f"input {self.name!r}: kind must be one of {INPUT_KINDS}, got {self.kind!r}")
+        if (self.kind == "control") != (self.per_hop == 0) or self.per_hop < 0:
+            raise ValueError(f"input {self.name!r}: per_hop must be 0 for control values and >= 1 otherwise")
+        if (self.kind == "tokens") != (self.vocab_size > 0):
+            raise ValueError(f"input {self.name!r}: vocab_size must be > 0 for tokens and 0 otherwise")
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return torch.int64 if self.kind == "tokens" else torch.float32
+
+
+class StreamingModel(StreamingModule):
+    """A top-level model: data inputs in, named outputs and state out (contract 1).
+
+    ``forward(*inputs, state=None) -> (*outputs, new_state)``: the data inputs in ``inputs``
+    order, each ``[B, *features, k * per_hop]`` with the same ``k >= 1`` (control values
+    ``[B, *features]``), then the state; the outputs are in ``outputs`` order. A model that
+    sets no ``inputs`` takes one, ``audio [B, channels, k * hop]``: ``forward(audio, state)``.
+
+    Subclasses set ``sample_rate`` (Hz; the time base: the rate of the audio input, or of the
+    audio output of a model without one), ``channels``, ``hop`` (samples per step),
+    ``latency_samples``, ``outputs`` and, for other inputs than one audio, ``inputs``; and keep
+    the config they were built from in ``config`` (a frozen dataclass) so checkpoints can
+    rebuild them.
     """
 
     family: str
@@ -144,27 +188,56 @@ class StreamingModel(StreamingModule):
     channels: int
     hop: int
     outputs: tuple[ModelOutput, ...]
+    inputs: tuple[ModelInput, ...] = ()  # () means one audio input (see data_inputs)
 
     @functools.cached_property
     def state_names(self) -> tuple[str, ...]:
         """Names of ``initial_state`` in order (computed once; a plain attribute, not a buffer)."""
         return tuple(self.initial_state(1))
 
-    def check_inputs(self, audio: Tensor, state: State | None) -> None:
-        """Raise for audio that is not ``[B, channels, k * hop]`` (k >= 1) or a state with
-        missing or unused names (StateError). Skipped while exporting, where a check on N
+    @functools.cached_property
+    def data_inputs(self) -> tuple[ModelInput, ...]:
+        """The data inputs in ``forward`` order: ``inputs``, or one audio input if none is set."""
+        return self.inputs or (ModelInput("audio", "audio", self.hop, (self.channels,)),)
+
+    def check_inputs(self, *args: Tensor | State | None) -> None:
+        """``check_inputs(*data_inputs, state)``: raise ValueError for an input whose shape is
+        not ``[B, *features, k * per_hop]`` (k >= 1, the same for every timed input; control
+        ``[B, *features]``) or tokens that are not int64, and StateError for a state with
+        missing or unused names. Lengths are not checked while exporting, where a check on N
         would specialise the dynamic length."""
-        if audio.dim() != 3 or audio.shape[1] != self.channels:
-            raise ValueError(f"audio must be [B, {self.channels}, N], got {list(audio.shape)}")
+        *data, state = args
+        specs = self.data_inputs
+        if len(data) != len(specs):
+            raise ValueError(f"{type(self).__name__} takes {len(specs)} data inputs {[s.name for s in specs]}, "
+                             f"got {len(data)}")
+        for spec, x in zip(specs, data):
+            timed = 1 if spec.per_hop else 0
+            if x.dim() != 1 + len(spec.features) + timed or tuple(x.shape[1:1 + len(spec.features)]) != spec.features:
+                want = ", ".join(map(str, ["B", *spec.features] + (["N"] if timed else [])))
+                raise ValueError(f"{spec.name} must be [{want}], got {list(x.shape)}")
+            if spec.kind == "tokens" and x.dtype != torch.int64:
+                raise ValueError(f"{spec.name} (tokens) must be int64, got {x.dtype}")
         if _is_tracing():
             return
-        n = int(audio.shape[2])
-        if n <= 0 or n % self.hop:
-            raise ValueError(f"audio length {n} is not a positive multiple of hop {self.hop}")
+        self._check_lengths(data)
         if state is not None and set(state) != set(self.state_names):
             missing = sorted(set(self.state_names) - set(state))
             unused = sorted(set(state) - set(self.state_names))
             raise StateError(f"state names do not match the model: missing {missing}, unused {unused}")
+
+    def _check_lengths(self, data: list[Tensor]) -> None:
+        hops = None
+        for spec, x in zip(self.data_inputs, data):
+            if not spec.per_hop:
+                continue
+            n = int(x.shape[-1])
+            if n <= 0 or n % spec.per_hop:
+                unit = f"hop {self.hop}" if spec.kind == "audio" else f"{spec.per_hop} frames per hop"
+                raise ValueError(f"{spec.name} length {n} is not a positive multiple of {unit}")
+            if hops is not None and n // spec.per_hop != hops:
+                raise ValueError(f"{spec.name} spans {n // spec.per_hop} hops, the inputs before it {hops}")
+            hops = n // spec.per_hop
 
 
 def _is_tracing() -> bool:
