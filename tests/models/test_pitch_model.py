@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+
+from models.pitch import F_MIN_HZ, PitchTCN, PitchTCNConfig, SpectraConfig, bin_frequencies_hz
 
 pytestmark = pytest.mark.torch
-
-torch = pytest.importorskip("torch")
-
-from models.pitch import F_MIN_HZ, PitchTCN, PitchTCNConfig, SpectraConfig, bin_frequencies_hz  # noqa: E402
 
 TINY = PitchTCNConfig(spectra=SpectraConfig(long_window=1024), width=16, dilations=(1, 2, 4))
 TINY_FRONT = PitchTCNConfig(spectra=SpectraConfig(long_window=1024), width=16, dilations=(1, 2, 4), front_hidden=24)
