@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -85,10 +86,17 @@ class JackServer:
                                          env={**os.environ, **jack_env(self.name)})
         except FileNotFoundError:
             raise JackError("jackd not found: install jackd2 (apt-get install jackd2)") from None
+        self.pid_file.write_text(f"{self.proc.pid}\n")
         if not self.answers(timeout_s=5):
             self.stop()
             raise JackError(f"jackd did not come up in 5 s; its log: {self.tail()}")
         portaudio_restart()
+
+    @property
+    def pid_file(self) -> Path:
+        """Where ``start`` records the server's pid, so that a later run (``.ci/run``) can stop
+        exactly the server an interrupted run left behind — never processes by name."""
+        return Path(tempfile.gettempdir()) / f"rtmir-jackd-{self.name}.pid"
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Release PortAudio, end jackd with ``sig`` (SIGKILL after 5 s), re-initialise PortAudio."""
@@ -102,6 +110,7 @@ class JackServer:
                 self.proc.kill()
                 self.proc.wait(5)
             self.proc = None
+            self.pid_file.unlink(missing_ok=True)
         portaudio_initialize()
 
     def freeze(self) -> None:
@@ -261,10 +270,10 @@ class Recorder:
     Set ``start_time = -1`` to arm: the next cycle is sample 0 (``start_time`` becomes its frame).
     """
 
-    def __init__(self, frames: int, server: str = BENCH_SERVER) -> None:
+    def __init__(self, frames: int, server: str = BENCH_SERVER, name: str = "rtmir_rec") -> None:
         import jack
 
-        self.client = jack.Client("rtmir_rec", no_start_server=True, servername=server)
+        self.client = jack.Client(name, no_start_server=True, servername=server)
         self.port = self.client.inports.register("in")
         self.data = np.zeros(frames, np.float32)
         self.start_time: int | None = None

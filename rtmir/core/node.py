@@ -21,8 +21,9 @@ Missed hops. When the host is behind, or this node's own compute lag is over its
 
 The sample clock advances exactly as if the steps had run, so later events keep their ``t``;
 every missed step is counted in ``missed_hops``. Lag: each push adds the node's compute time
-and subtracts the push's audio duration (never below 0); a node over its deadline misses until
-it has caught up, so one slow node never makes the others late.
+and subtracts its budget, ``BUDGET_SHARE`` of the push's audio duration (never below 0); a node
+over its deadline misses until it has paid its excess back. So a node that needs more than its
+share of the worker runs on some pushes only, counted, and the others keep their time.
 """
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ from .graph import GraphNode
 from .ports import MISS_POLICIES, Port
 from .processor import Event, ProcessSpec
 from .resample import make_resampler
+
+
+#: The share of real time a node with a deadline may use on average before it misses hops.
+BUDGET_SHARE = 0.5
 
 
 class ChannelError(ValueError):
@@ -183,7 +188,7 @@ class Node:
         events = self._miss(x) if late else self._run(x)
         took = time.perf_counter() - start
         self.compute_s += took
-        self.lag_s = max(0.0, self.lag_s + took - duration_s)
+        self.lag_s = max(0.0, self.lag_s + took - BUDGET_SHARE * duration_s)
         return events
 
     def flush(self) -> list[Event]:
