@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,12 @@ def read_card(session: ort.InferenceSession, path: Path) -> ModelCard:
         raise ModelError(f"model {path}: {exc}") from exc
 
 
+def _ort_reason(exc: Exception) -> str:
+    """The informative part of an onnxruntime error: what follows its last status code."""
+    text = " ".join(str(exc).split())
+    return re.split(r"\[ONNXRuntimeError\] : \d+ : \w+ : ", text)[-1][:300]
+
+
 @dataclass(frozen=True)
 class _Port:
     """One data input or output as the session handles it (shapes without the batch axis)."""
@@ -88,9 +95,9 @@ class _Port:
         """The unbatched shape for a chunk of ``hops`` steps."""
         return (*self.fixed, self.per_hop * hops) if self.per_hop else self.fixed
 
-    def dims(self) -> list:
-        """The unbatched shape with ``"N"`` for the time axis, for messages."""
-        return [*self.fixed, "N"] if self.per_hop else list(self.fixed)
+    def dims(self) -> str:
+        """The unbatched shape with ``N`` for the time axis, for messages: ``[2, N]``."""
+        return "[" + ", ".join(map(str, [*self.fixed, "N"] if self.per_hop else self.fixed)) + "]"
 
     def describe(self) -> str:
         return f"{self.name} {self.dims()} {self.dtype}"
@@ -284,7 +291,7 @@ class StreamingSession:
             self._session.run_with_iobinding(bound.bindings[self._current])
         except Exception as exc:  # onnxruntime's exception types are private
             raise ModelError(f"model {self.path}: onnxruntime failed on a chunk of {hops} hops: "
-                             f"{str(exc).strip().splitlines()[-1][:300]}") from exc
+                             f"{_ort_reason(exc)}") from exc
         self._current ^= 1
         return bound.result
 
