@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .fifo import shift_left
 from .processor import Event, ProcessSpec, Processor
 
 
@@ -74,6 +75,7 @@ class BlockAdapter:
             self.max_chunk_samples = min(self.max_chunk_samples, self.max_hops_per_call * hop)
         capacity = spec.max_block + hop
         self._buf = np.zeros((spec.channels, capacity), np.float32)
+        self._scratch = np.zeros(capacity + self.max_chunk_samples + hop, np.float32)
         n_out = self.processor.output_channels
         if n_out:
             self._chunk_out = np.zeros((n_out, self.max_chunk_samples), np.float32)
@@ -133,9 +135,7 @@ class BlockAdapter:
             self._t0 += ready
             start += ready
         if start:
-            rest = self._fill - start
-            self._buf[:, :rest] = self._buf[:, start:self._fill]
-            self._fill = rest
+            self._fill = shift_left(self._buf, start, self._fill, self._scratch)
 
     def miss(self, block: np.ndarray, out: np.ndarray | None = None, fill: str = "skip") -> tuple[int, int]:
         """Consume a block *without* running the processor (the host missed its deadline).
@@ -181,17 +181,13 @@ class BlockAdapter:
                 dst.fill(0.0)
             self._out_fill += whole
         self._t0 += whole
-        rest = self._fill - whole
-        self._buf[:, :rest] = self._buf[:, whole:self._fill]
-        self._fill = rest
+        self._fill = shift_left(self._buf, whole, self._fill, self._scratch)
         return whole // hop
 
     def _pop_audio(self, out: np.ndarray) -> None:
         n = out.shape[1]
         out[:] = self._out_fifo[:, :n]
-        rest = self._out_fill - n
-        self._out_fifo[:, :rest] = self._out_fifo[:, n:self._out_fill]
-        self._out_fill = rest
+        self._out_fill = shift_left(self._out_fifo, n, self._out_fill, self._scratch)
 
 
 def _fit_channels(src: np.ndarray, dst: np.ndarray) -> None:

@@ -146,13 +146,25 @@ class Engine:
             self.timings[node.name] = self._timing(node, src, tokens, counts)
             node.t_offset_s = self.timings[node.name].in_delay_s
             node.aligners = {p.name: Aligner(node._width(p), node.rate, host_rate,
-                                             self.timings[node.name].alignment_samples, max_block)
+                                             self.timings[node.name].alignment_samples, max_block,
+                                             node.max_steps * node.hop)
                              for p in node.data_outputs if p.kind == "audio"}
-        self._routes = [(r, self._by_name[r.src.node], r.src.port) for r in self.graph.routes]
-        self.output_channels = max((r.channel - 1 + n.aligners[p].out.shape[0]
-                                    for r, n, p in self._routes if r.channel), default=0)
-        self._scratch = np.zeros((self.output_channels, max_block), np.float32)
+        routes = [(r, self._by_name[r.src.node].aligners[r.src.port]) for r in self.graph.routes if r.channel]
+        self._out_rows = [(r.channel - 1, r.channel - 1 + a.out.shape[0], (r.src.node, r.src.port)) for r, a in routes]
+        self.output_channels = max((hi for _, hi, _ in self._out_rows), default=0)
         self._aligned: dict[tuple[str, str], np.ndarray] = {}
+        self._plan = [(node, *self._source_of(node), [((node.name, p), a) for p, a in node.aligners.items()])
+                      for node in self.nodes]
+
+    def _source_of(self, node: Node) -> tuple[int, object]:
+        """How ``push`` finds a node's input: (0, None) the block, (1, key) an aligned audio
+        port, (2, (upstream node, port)) frames an upstream produced this push."""
+        src = node.source
+        if src is None or src.node == HOST:
+            return 0, None
+        if node.in_port.kind == "audio":
+            return 1, (src.node, src.port)
+        return 2, (self._by_name[src.node], src.port)
 
     def _timing(self, node: Node, src: Endpoint, tokens: bool, counts: StepCounts) -> NodeTiming:
         if src.node == HOST:
@@ -194,19 +206,18 @@ class Engine:
         duration = n / self.host_rate
         aligned = self._aligned
         events: list[Event] = []
-        for node in self.nodes:
-            src = node.source
-            if src is None or src.node == HOST:
+        for node, mode, key, outs in self._plan:
+            if mode == 0:
                 data = block
-            elif node.in_port.kind == "audio":
-                data = aligned[(src.node, src.port)]
+            elif mode == 1:
+                data = aligned[key]
             else:
-                data = self._by_name[src.node].produced[src.port]
+                data = key[0].produced[key[1]]
             got = node.push(data, duration, missed)
             if got:
-                events.extend(got)
-            for port, aligner in node.aligners.items():
-                aligned[(node.name, port)] = aligner.push(node.produced[port], n)
+                events += got
+            for okey, aligner in outs:
+                aligned[okey] = aligner.push(node.produced[okey[1]], n)
         if out is not None:
             self._route(out, n)
         self._deliver(events)
@@ -224,10 +235,9 @@ class Engine:
     def _route(self, out: np.ndarray, n: int) -> None:
         if out.shape[0] > self.output_channels:
             out[self.output_channels:, :n] = 0.0
-        for route, node, port in self._routes:
-            if route.channel:
-                sig = self._aligned[(node.name, port)]
-                out[route.channel - 1:route.channel - 1 + sig.shape[0], :n] = sig
+        aligned = self._aligned
+        for lo, hi, key in self._out_rows:
+            out[lo:hi, :n] = aligned[key]
 
     def audio(self, node: str, port: str = "audio") -> np.ndarray:
         """The last push's aligned audio of ``node.port`` (``[width, n]`` host rate, a view)."""

@@ -38,6 +38,8 @@ from .processor import Event, ProcessSpec
 from .resample import make_resampler
 
 
+_NO_EVENTS: list = []  # returned (never mutated) when a push completes no step
+
 #: The share of real time a node with a deadline may use on average before it misses hops.
 BUDGET_SHARE = 0.5
 
@@ -92,7 +94,7 @@ class Node:
         self._legacy_out = [p.name for p in self.data_outputs] == ["audio"]
         self.missed_hops = 0
         self.lag_s = 0.0
-        self.compute_s = 0.0
+        self._produced_steps = 0
         self.t_offset_s = 0.0  # delay of the audio this node hears (set by the engine)
         self.aligners: dict[str, "Aligner"] = {}
         self.produced: dict[str, np.ndarray] = {}
@@ -120,8 +122,10 @@ class Node:
         if not tokens and self.rate != host_rate:
             self._resampler = make_resampler(host_rate, self.rate, self.channels, self.resample_quality)
             self.resampler_hold = self._resampler.hold_samples
+            self._resampler.prepare(max_units)  # allocate now, never in push
             units = int(np.ceil(max_units * self.rate / host_rate)) + 4096
         self._mono = np.zeros((1, max(max_units, 1)), np.float32)
+        self._copies = np.zeros((self.channels, max(max_units, 1)), np.float32)
         # prepare first: a processor's hop may depend on the rate it is given (YIN); it then
         # gets calls of at most ``spec.max_block`` samples (and at least one hop)
         hop0 = getattr(p, "hop_size", 1) or 1
@@ -140,6 +144,7 @@ class Node:
                      for o in self.data_outputs}
         self._last = {o.name: np.zeros((self._width(o), self._units[o.name]), self._dtype(o))
                       for o in self.data_outputs}
+        self._out_audio = self._out.get("audio")
         self.reset()
 
     def _width(self, port: Port) -> int:
@@ -164,8 +169,7 @@ class Node:
         self.lag_s = 0.0
         for a in self.aligners.values():
             a.reset()
-        for name, arr in self._out.items():
-            self.produced[name] = arr[:, :0]
+        self._set_produced(0)
         self.processor.reset()
 
     # -- push ------------------------------------------------------------------------------
@@ -180,15 +184,15 @@ class Node:
         Returns:
             The events of the steps run (or held), ``node`` set.
         """
-        x = self._map_channels(data)
+        x = data if self._map == "pass" else self._map_channels(data)
         if self._resampler is not None:
             x = self._resampler.process(x)
-        late = missed or (self.deadline_s is not None and self.lag_s > self.deadline_s)
+        if self.deadline_s is None:  # no lag account: the common case costs no clock reads
+            return self._miss(x) if missed else self._run(x)
+        late = missed or self.lag_s > self.deadline_s
         start = time.perf_counter()
         events = self._miss(x) if late else self._run(x)
-        took = time.perf_counter() - start
-        self.compute_s += took
-        self.lag_s = max(0.0, self.lag_s + took - BUDGET_SHARE * duration_s)
+        self.lag_s = max(0.0, self.lag_s + time.perf_counter() - start - BUDGET_SHARE * duration_s)
         return events
 
     def flush(self) -> list[Event]:
@@ -211,21 +215,29 @@ class Node:
 
     def _run(self, x: np.ndarray) -> list[Event]:
         steps = self._steps_ready(x)
-        events: list[Event] = []
-        done = 0
-        while done < steps:
-            k = min(steps - done, self.max_call_steps)
-            chunk = self._buf[:, done * self.per_step:(done + k) * self.per_step]
-            got = self.processor.process(chunk, (self.steps + done) * self.hop, self._out_views(done, k))
-            if got:
-                events.extend(got)
-            done += k
-        if steps:
+        if not steps:
+            if self._produced_steps:
+                self._set_produced(0)
+            return _NO_EVENTS
+        if steps <= self.max_call_steps:  # the usual case: one call
+            events = self.processor.process(self._buf[:, :steps * self.per_step], self.steps * self.hop,
+                                            self._out_views(0, steps))
+        else:
+            events = []
+            done = 0
+            while done < steps:
+                k = min(steps - done, self.max_call_steps)
+                chunk = self._buf[:, done * self.per_step:(done + k) * self.per_step]
+                got = self.processor.process(chunk, (self.steps + done) * self.hop, self._out_views(done, k))
+                if got:
+                    events.extend(got)
+                done += k
+        if self.miss_policy == "hold":  # what a missed step repeats
             for name, arr in self._out.items():
                 u = self._units[name]
                 self._last[name][:] = arr[:, (steps - 1) * u:steps * u]
             self._have_last = bool(self._out)
-            self._consume(steps)
+        self._consume(steps)
         self._set_produced(steps)
         if events:
             self._stamp(events)
@@ -237,11 +249,13 @@ class Node:
         """``out`` for one call: None, one array (legacy audio processors) or a dict."""
         if not self._out:
             return None
-        views = {name: arr[:, done * self._units[name]:(done + k) * self._units[name]]
-                 for name, arr in self._out.items()}
-        return views["audio"] if self._legacy_out else views
+        if self._legacy_out:
+            return self._out_audio[:, done * self.hop:(done + k) * self.hop]
+        return {name: arr[:, done * self._units[name]:(done + k) * self._units[name]]
+                for name, arr in self._out.items()}
 
     def _set_produced(self, steps: int) -> None:
+        self._produced_steps = steps
         for name, arr in self._out.items():
             self.produced[name] = arr[:, :steps * self._units[name]]
 
@@ -281,9 +295,11 @@ class Node:
         n = block.shape[1]
         if self._map == "mean":
             out = self._mono[:, :n]
-            np.mean(block, axis=0, keepdims=True, out=out)
+            mean_into(block, out[0])
             return out
-        return np.repeat(block, self.channels, axis=0)
+        out = self._copies[:, :n]
+        out[:] = block  # mono repeated onto every channel
+        return out
 
 
 class Aligner:
@@ -295,10 +311,14 @@ class Aligner:
         delay_samples: host samples of priming: the most the path can fall behind (computed by
             ``latency.alignment_delay``), so ``pop`` never runs dry.
         max_block: largest host block.
+        max_produced: the most samples the node produces in one push (at its rate).
     """
 
-    def __init__(self, width: int, node_rate: int, host_rate: int, delay_samples: int, max_block: int) -> None:
+    def __init__(self, width: int, node_rate: int, host_rate: int, delay_samples: int, max_block: int,
+                 max_produced: int) -> None:
         self.resampler = make_resampler(node_rate, host_rate, width, "low-latency") if node_rate != host_rate else None
+        if self.resampler is not None:
+            self.resampler.prepare(max_produced)
         self.fifo = Fifo(width, delay_samples + 2 * max_block + 8192, primed=delay_samples)
         self.out = np.zeros((width, max_block), np.float32)
         self.delay_samples = delay_samples
@@ -318,12 +338,22 @@ class Aligner:
         return out
 
 
+def mean_into(src: np.ndarray, dst: np.ndarray) -> None:
+    """``dst[n] = mean over channels of src [C, n]`` without a temporary (``np.mean`` along an
+    axis allocates one block-sized buffer per call). Real-time safe."""
+    np.copyto(dst, src[0])
+    for c in range(1, src.shape[0]):
+        np.add(dst, src[c], out=dst)
+    if src.shape[0] > 1:
+        np.multiply(dst, 1.0 / src.shape[0], out=dst)
+
+
 def fit_channels(src: np.ndarray, dst: np.ndarray) -> None:
     """Copy ``src`` ``[C_in, n]`` into ``dst`` ``[C_out, n]``: same, mean to mono, or mono repeated."""
     if src.shape[0] == dst.shape[0]:
         dst[:] = src
     elif dst.shape[0] == 1:
-        np.mean(src, axis=0, keepdims=True, out=dst)
+        mean_into(src, dst[0])
     elif src.shape[0] == 1:
         dst[:] = src
     else:

@@ -21,6 +21,8 @@ from math import gcd
 import numpy as np
 from numba import njit
 
+from .fifo import shift_left
+
 
 @njit(cache=True, nogil=True)
 def _polyphase(x, start_j, n_out, up, down, half, table, out):
@@ -69,34 +71,57 @@ class StreamingResampler:
 
     def reset(self) -> None:
         """Forget all input: as freshly constructed (the past is zeros)."""
-        # input history: index 0 is input sample (self._origin); starts with `half` zeros of past
-        self._hist = np.zeros((self.channels, self.half), np.float64)
+        # input history: column 0 is input sample ``_origin``; starts with ``half`` zeros of past
+        if not hasattr(self, "_hist"):
+            self.prepare(4096)
+        self._hist[:, :self.half] = 0.0
+        self._fill = self.half
         self._origin = -self.half
         self._next_j = 0
         self._n_in = 0
+
+    def prepare(self, chunk: int) -> None:
+        """Allocate for chunks up to ``chunk`` samples, keeping the history. ``process`` calls it
+        itself for a larger chunk than any before (allocating): call it first with the largest."""
+        cap = 2 * self.half + chunk + 8
+        old = getattr(self, "_hist", None)
+        self._hist = np.zeros((self.channels, cap), np.float64)
+        if old is not None:
+            self._hist[:, :self._fill] = old[:, :self._fill]
+        self._scratch = np.zeros(cap, np.float64)
+        n_out = int(np.ceil((chunk + 1) * self.up / self.down)) + 2
+        self._out = np.zeros((self.channels, n_out), np.float32)
+        self.max_chunk = chunk
 
     def flush(self) -> np.ndarray:
         """End of input: nothing is pending beyond ``hold_samples`` of zeros-to-come; ``[C, 0]``."""
         return np.zeros((self.channels, 0), np.float32)
 
     def process(self, chunk: np.ndarray) -> np.ndarray:
-        """Feed ``chunk [C, n]``; return every output sample now computable, ``[C, m]`` float32."""
-        self._hist = np.concatenate([self._hist, chunk.astype(np.float64)], axis=1)
-        self._n_in += chunk.shape[1]
+        """Feed ``chunk [C, n]``; return every output sample now computable, ``[C, m]`` float32.
+
+        The result is a view into a buffer the next call overwrites. Real-time safe (no
+        allocation) once a chunk of this size has been seen.
+        """
+        m = chunk.shape[1]
+        if m > self.max_chunk:
+            self.prepare(m)
+        self._hist[:, self._fill:self._fill + m] = chunk
+        self._fill += m
+        self._n_in += m
         # output j needs input up to floor(j*down/up) + half, i.e. index < n_in
         last_j = ((self._n_in - 1 - self.half) * self.up) // self.down if self._n_in > self.half else -1
         n_out = max(0, last_j - self._next_j + 1)
-        out = np.zeros((self.channels, n_out), np.float32)
+        out = self._out[:, :n_out]
         if n_out:
             start = (self._next_j * self.down) // self.up - self.half - self._origin
-            tmp = np.empty(n_out)
             for c in range(self.channels):
-                _polyphase(self._hist[c, start:], self._next_j, n_out, self.up, self.down, self.half, self._table, tmp)
-                out[c] = tmp
+                _polyphase(self._hist[c, start:self._fill], self._next_j, n_out, self.up, self.down, self.half,
+                           self._table, out[c])
             self._next_j += n_out
         keep_from = (self._next_j * self.down) // self.up - self.half - self._origin
         if keep_from > 0:
-            self._hist = self._hist[:, keep_from:]
+            self._fill = shift_left(self._hist, keep_from, self._fill, self._scratch)
             self._origin += keep_from
         return out
 
@@ -127,6 +152,9 @@ class SoxrResampler:
         self.channels = channels
         self._stream = self._make()
         self.hold_samples = _measure_hold(self._make(), rate_in, channels)
+
+    def prepare(self, chunk: int) -> None:
+        """soxr allocates per call anyway (files only): nothing to do."""
 
     def reset(self) -> None:
         self._stream.clear()

@@ -122,6 +122,9 @@ class PitchProcessor(Processor):
     def prepare(self, spec: ProcessSpec) -> None:
         if spec.sample_rate != self.sample_rate or spec.channels != self.channels:
             raise ValueError(f"pitch model needs {self.sample_rate} Hz mono, got {spec.sample_rate} Hz × {spec.channels} ch")
+        from .model import prepare_session
+
+        prepare_session(self.session, spec.max_block)
         self.reset()
         # warm up onnxruntime (first-run allocations) here, never in process()
         self.session.process(np.zeros((self.channels, self.hop_size), np.float32))

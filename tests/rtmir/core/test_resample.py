@@ -16,7 +16,7 @@ def _stream(r: StreamingResampler, x: np.ndarray, blocks: list[int]) -> np.ndarr
     outs, pos, i = [], 0, 0
     while pos < x.shape[1]:
         b = blocks[i % len(blocks)]
-        outs.append(r.process(x[:, pos:pos + b]))
+        outs.append(r.process(x[:, pos:pos + b]).copy())  # a view, valid until the next call
         pos, i = pos + b, i + 1
     return np.concatenate(outs, axis=1)
 

@@ -39,7 +39,7 @@ def test_a_delay_line_out_dir_file_equals_the_input_exactly(noise_wav, tmp_path,
     out.mkdir()
     r = rtmir("stream", str(path), "--task", "model", "--model", str(model), "--out-dir", str(out), "--block", block)
     assert r.returncode == 0, r.stderr
-    y, sr = sf.read(out / "audio.wav", dtype="float32")
+    y, sr = sf.read(out / "delayed.wav", dtype="float32")
     assert sr == 16000 and len(y) == len(x)
     np.testing.assert_array_equal(y, x)  # 37 samples of model latency + 7 of hop buffering removed
     assert (out / "events.jsonl").exists() and not list(out.glob("*.part"))
