@@ -10,12 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
-from .api import CardFields, export_model
+from .api import CardFields, export_model, export_provenance
 from .checkpoint import CheckpointError, load_checkpoint, training_info
 from .onnx_graph import EXPORTERS, ExportError
 from .verify import VerifyOptions
@@ -34,18 +32,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--verify-hops", type=int, default=48, help="length of each verification signal, in hops")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max abs diff allowed")
     return p.parse_args(argv)
-
-
-def export_provenance(argv: list[str] | None, program: str = "python -m export") -> dict[str, str]:
-    """How this file was exported: command line (``program`` + args), git commit of this checkout, UTC date."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                                cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
-    args = sys.argv[1:] if argv is None else argv
-    return {"command": f"{program} " + " ".join(args), "git_commit": commit,
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,7 @@ class BenchConfig:
         e2e_block: block (= JACK period) of the e2e and load runs.
         e2e_seconds: signal length of each e2e run (s).
         load_test: also run the load test.
+        overhead: also time the engine's own cost per push (``bench/overhead.py``).
         load_seconds: seconds per load trial.
         miss_policy: the engine's miss policy in e2e and load runs.
         deadline_ms: LiveHost deadline in e2e runs (None: its default).
@@ -58,6 +59,7 @@ class BenchConfig:
     miss_policy: str | dict = "skip"
     deadline_ms: float | None = None
     command: str = ""
+    overhead: bool = False
 
 
 def run_bench(make_processors, cfg: BenchConfig) -> dict:
@@ -77,7 +79,14 @@ def run_bench(make_processors, cfg: BenchConfig) -> dict:
             "processors": sorted({r["processor"] for r in rows} - {"engine"})}
     return {"schema_version": SCHEMA_VERSION, "meta": meta, "rows": rows,
             "histograms": {"edges_us": HIST_EDGES_US.tolist(), "rows": hists},
-            "latency": latency_rows(make_processors, cfg, rows, e2e), "e2e": e2e, "load": load}
+            "latency": latency_rows(make_processors, cfg, rows, e2e), "e2e": e2e, "load": load,
+            "overhead": _overhead() if cfg.overhead else None}
+
+
+def _overhead() -> dict:
+    from .overhead import engine_overhead
+
+    return engine_overhead()
 
 
 def latency_rows(make_processors, cfg: BenchConfig, rows: list[dict], e2e: dict | None) -> list[dict]:

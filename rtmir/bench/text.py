@@ -106,6 +106,11 @@ def markdown(doc: dict, title: str) -> str:
         parts += ["### End to end\n", e2e_text(doc["e2e"])]
     if doc.get("load"):
         parts += ["### Load test\n", load_text(doc["load"])]
+    if doc.get("overhead"):
+        o = doc["overhead"]
+        parts += ["### Engine overhead\n",
+                  f"{o['nodes']} trivial nodes at block {o['block']} ({o['sample_rate']} Hz), {o['pushes']} pushes: "
+                  f"p50 {o['p50_us']:.1f} µs, p99 {o['p99_us']:.1f} µs, max {o['max_us']:.0f} µs per push.\n"]
     return "\n".join(parts)
 
 

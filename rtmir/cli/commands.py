@@ -13,7 +13,8 @@ from pathlib import Path
 from ..bench.jack import JackError
 from ..core.engine import Engine
 from ..core.graph import GraphError
-from ..core.node import ChannelError, RateError
+from ..core.channels import ChannelError
+from ..core.node import RateError
 from ..hosts.devices import AudioDeviceError
 from ..hosts.file_host import AudioFileError, FileHost
 from ..session import ModelError
@@ -139,6 +140,7 @@ def cmd_bench(args) -> int:
     cfg = BenchConfig(blocks=blocks, sample_rate=args.sample_rate, seconds=args.seconds, e2e=args.e2e,
                       e2e_block=args.e2e_block, e2e_seconds=args.e2e_seconds, load_test=args.load_test,
                       load_seconds=args.load_seconds, miss_policy=policy, deadline_ms=args.deadline_ms,
+                      overhead=args.overhead,
                       command="rtmir " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     doc = run_bench(lambda: build_processors(args), cfg)
     from ..bench.text import summary_text

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .channels import fit_channels
 from .fifo import shift_left
 from .processor import Event, ProcessSpec, Processor
 
@@ -174,7 +175,7 @@ class BlockAdapter:
         if self._out_fifo is not None:
             dst = self._out_fifo[:, self._out_fill:self._out_fill + whole]
             if fill == "dry":
-                _fit_channels(self._buf[:, :whole], dst)
+                fit_channels(self._buf[:, :whole], dst)
             elif fill == "hold" and self._have_last_hop:
                 dst.reshape(dst.shape[0], -1, hop)[:] = self._last_hop[:, None, :]
             else:
@@ -188,17 +189,3 @@ class BlockAdapter:
         n = out.shape[1]
         out[:] = self._out_fifo[:, :n]
         self._out_fill = shift_left(self._out_fifo, n, self._out_fill, self._scratch)
-
-
-def _fit_channels(src: np.ndarray, dst: np.ndarray) -> None:
-    """Copy ``src`` ``[C_in, n]`` into ``dst`` ``[C_out, n]``: same, mean to mono, or mono repeated."""
-    if src.shape[0] == dst.shape[0]:
-        dst[:] = src
-    elif dst.shape[0] == 1:
-        np.mean(src, axis=0, keepdims=True, out=dst)
-    elif src.shape[0] == 1:
-        dst[:] = src
-    else:
-        k = min(src.shape[0], dst.shape[0])
-        dst[:k] = src[:k]
-        dst[k:] = 0.0

@@ -31,6 +31,7 @@ import time
 
 import numpy as np
 
+from .channels import ChannelError, channel_map, fit_channels, mean_into  # noqa: F401 (re-exported)
 from .fifo import Fifo, shift_left
 from .graph import GraphNode
 from .ports import MISS_POLICIES, Port
@@ -44,30 +45,8 @@ _NO_EVENTS: list = []  # returned (never mutated) when a push completes no step
 BUDGET_SHARE = 0.5
 
 
-class ChannelError(ValueError):
-    """The source's channels cannot be mapped onto what a processor needs."""
-
-
 class RateError(ValueError):
     """A node's rate cannot be reached (token input without a fixed rate, soxr on an audio path)."""
-
-
-def channel_map(src_channels: int, proc_channels: int) -> str:
-    """How source channels become processor channels: "pass", "mean" or "copy".
-
-    Raises:
-        ChannelError: neither side is mono and the counts differ.
-    """
-    if src_channels == proc_channels:
-        return "pass"
-    if proc_channels == 1:
-        return "mean"
-    if src_channels == 1:
-        return "copy"
-    raise ChannelError(
-        f"cannot map {src_channels} input channels onto a processor that needs {proc_channels}: "
-        "give it mono or exactly that many channels"
-    )
 
 
 class Node:
@@ -336,27 +315,3 @@ class Aligner:
         out = self.out[:, :n]
         self.underruns += bool(self.fifo.pop_into(out))
         return out
-
-
-def mean_into(src: np.ndarray, dst: np.ndarray) -> None:
-    """``dst[n] = mean over channels of src [C, n]`` without a temporary (``np.mean`` along an
-    axis allocates one block-sized buffer per call). Real-time safe."""
-    np.copyto(dst, src[0])
-    for c in range(1, src.shape[0]):
-        np.add(dst, src[c], out=dst)
-    if src.shape[0] > 1:
-        np.multiply(dst, 1.0 / src.shape[0], out=dst)
-
-
-def fit_channels(src: np.ndarray, dst: np.ndarray) -> None:
-    """Copy ``src`` ``[C_in, n]`` into ``dst`` ``[C_out, n]``: same, mean to mono, or mono repeated."""
-    if src.shape[0] == dst.shape[0]:
-        dst[:] = src
-    elif dst.shape[0] == 1:
-        mean_into(src, dst[0])
-    elif src.shape[0] == 1:
-        dst[:] = src
-    else:
-        k = min(src.shape[0], dst.shape[0])
-        dst[:k] = src[:k]
-        dst[k:] = 0.0

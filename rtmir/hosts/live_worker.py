@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from ..core.engine import Engine
-from ..core.node import fit_channels
+from ..core.channels import fit_channels
 from .ring import DelayRing, InputRing
 
 #: callback timestamps and push durations kept for jitter and percentiles (a power of two)

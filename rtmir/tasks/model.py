@@ -32,8 +32,8 @@ class ModelProcessor(Processor):
     Ports come from the card: the first timed input (audio or tokens) is the node's input
     (control inputs are held at zero); every output of unit "audio" at the model's rate is an
     audio port, every output of unit "code" a tokens port. Event ``values``: ``{output name:
-    list of floats}`` per output frame (batch and time axes removed) for the other outputs at
-    one frame per hop. ``last_outputs`` holds the last call's outputs: read-only views, valid
+    list of floats}`` per output frame (batch and time axes removed) for every non-audio output
+    at one frame per hop (codes included: ``--task model`` shows a model's raw outputs). ``last_outputs`` holds the last call's outputs: read-only views, valid
     until the next call.
     """
 
@@ -53,7 +53,7 @@ class ModelProcessor(Processor):
         self._held = {i.name: np.zeros(i.shape[1:], np.dtype(i.dtype)) for i in card.inputs if not i.timed}
         self._audio = [o for o in card.outputs if o.unit == "audio" and o.frame_rate == card.sample_rate]
         self._tokens = [o for o in card.outputs if o.unit == "code"]
-        self._framed = [o.name for o in card.outputs if o.unit not in ("audio", "code")
+        self._framed = [o.name for o in card.outputs if o.unit != "audio"
                         and abs(o.frame_rate * card.hop - card.sample_rate) < 1e-6]
         self.output_channels = _width(self._audio[0]) if self._audio else 0
 

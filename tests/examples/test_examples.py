@@ -44,3 +44,10 @@ def test_receiver_prints_the_pitch_rtmir_sends(tmp_path):
     lines = [line for line in out.splitlines() if line.startswith("pitch")]
     assert len(lines) >= 30
     assert sum("A4" in line for line in lines) >= 0.8 * len(lines)
+
+
+@pytest.mark.parametrize("graph", sorted((EXAMPLES / "graphs").glob("*.toml")), ids=lambda p: p.name)
+def test_example_graphs_build_and_print_their_latency(graph):
+    r = subprocess.run([sys.executable, "-m", "rtmir", "graph", str(graph)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "latency (declared" in r.stdout and " ms = upstream " in r.stdout
