@@ -131,12 +131,7 @@ def cmd_bench(args) -> int:
         check_block(b)
     _check_bench_args(args)
     policy = parse_miss_policy(args.miss_policy)
-    try:  # a bad task, model or policy fails here, before anything is measured
-        Engine(build_processors(args), miss_policy=policy)
-    except ValueError as exc:
-        if isinstance(exc, USER_ERRORS):
-            raise
-        raise UsageError(f"--miss-policy: {exc}") from None
+    make_engine(build_processors(args), [], miss_policy=policy)  # a bad task, model or policy fails here
     cfg = BenchConfig(blocks=blocks, sample_rate=args.sample_rate, seconds=args.seconds, e2e=args.e2e,
                       e2e_block=args.e2e_block, e2e_seconds=args.e2e_seconds, load_test=args.load_test,
                       load_seconds=args.load_seconds, miss_policy=policy, deadline_ms=args.deadline_ms,

@@ -157,8 +157,8 @@ def parse_miss_policy(text: str) -> str | dict[str, str]:
     return policy
 
 
-def make_engine(graph: Graph, sinks: list, **kwargs) -> Engine:
-    """``Engine(graph, sinks, **kwargs)`` with a bad policy turned into a ``UsageError``."""
+def make_engine(graph, sinks: list, **kwargs) -> Engine:
+    """``Engine(graph or processors, sinks, **kwargs)`` with a bad policy turned into a ``UsageError``."""
     try:
         return Engine(graph, sinks, **kwargs)
     except GraphError:

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return commands.run(args)
-    except commands.DeviceLost as exc:  # noqa: F821 (re-exported from cli.common)
+    except commands.DeviceLost as exc:
         print(f"rtmir: error: {exc}", file=sys.stderr)
         return EXIT_DEVICE_LOST
     except commands.USER_ERRORS as exc:

@@ -220,7 +220,8 @@ class Engine:
                 aligned[okey] = aligner.push(node.produced[okey[1]], n)
         if out is not None:
             self._route(out, n)
-        self._deliver(events)
+        if events:
+            self._deliver(events)
         took = time.perf_counter() - start
         self.stats.push_seconds += took
         if took > self.stats.max_push_seconds:

@@ -38,26 +38,30 @@ def shift_left(buf: np.ndarray, start: int, stop: int, scratch: np.ndarray) -> i
 
 
 class Fifo:
-    """A ``[width, capacity]`` first-in first-out sample buffer, single-threaded, allocation-free.
+    """A ``[width, capacity]`` first-in first-out sample ring, single-threaded, allocation-free.
 
     Args:
         width: rows (channels).
         capacity: most samples it holds.
         primed: zeros it starts (and resets) with: a fixed delay of that many samples.
         dtype: sample dtype.
+
+    ``push`` and ``pop_into`` copy at most two column ranges each (where the ring wraps);
+    nothing is ever shifted.
     """
 
     def __init__(self, width: int, capacity: int, primed: int = 0, dtype=np.float32) -> None:
         if primed > capacity:
             raise ValueError(f"a FIFO of {capacity} samples cannot be primed with {primed}")
         self.buf = np.zeros((width, capacity), dtype)
-        self._scratch = np.zeros(capacity, dtype)
+        self.capacity = capacity
         self.primed = primed
-        self.fill = primed
+        self.reset()
 
     def reset(self) -> None:
         """Back to ``primed`` zeros."""
         self.buf.fill(0)
+        self.read = 0
         self.fill = self.primed
 
     def push(self, x: np.ndarray) -> None:
@@ -66,10 +70,14 @@ class Fifo:
         Raises:
             OverflowError: more than ``capacity`` samples would be held (a sizing bug).
         """
-        m = x.shape[1]
-        if self.fill + m > self.buf.shape[1]:
-            raise OverflowError(f"FIFO overflow: {self.fill} + {m} > {self.buf.shape[1]}")
-        self.buf[:, self.fill:self.fill + m] = x
+        m, cap = x.shape[1], self.capacity
+        if self.fill + m > cap:
+            raise OverflowError(f"FIFO overflow: {self.fill} + {m} > {cap}")
+        w = (self.read + self.fill) % cap
+        first = min(m, cap - w)
+        self.buf[:, w:w + first] = x[:, :first]
+        if first < m:
+            self.buf[:, :m - first] = x[:, first:]
         self.fill += m
 
     def pop_into(self, out: np.ndarray) -> int:
@@ -78,10 +86,14 @@ class Fifo:
         Returns:
             How many samples were missing (0 when the FIFO held enough: the declared delay held).
         """
-        n = out.shape[1]
+        n, cap, r = out.shape[1], self.capacity, self.read
         take = min(n, self.fill)
-        out[:, :take] = self.buf[:, :take]
+        first = min(take, cap - r)
+        out[:, :first] = self.buf[:, r:r + first]
+        if first < take:
+            out[:, first:take] = self.buf[:, :take - first]
         if take < n:
             out[:, take:] = 0.0
-        self.fill = shift_left(self.buf, take, self.fill, self._scratch)
+        self.read = (r + take) % cap
+        self.fill -= take
         return n - take

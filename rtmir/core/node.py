@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from .channels import ChannelError, channel_map, fit_channels, mean_into  # noqa: F401 (re-exported)
+from .channels import channel_map, fit_channels, mean_into
 from .fifo import Fifo, shift_left
 from .graph import GraphNode
 from .ports import MISS_POLICIES, Port
@@ -189,7 +189,8 @@ class Node:
         return self._fill // self.per_step
 
     def _consume(self, steps: int) -> None:
-        self._fill = shift_left(self._buf, steps * self.per_step, self._fill, self._scratch)
+        used = steps * self.per_step
+        self._fill = shift_left(self._buf, used, self._fill, self._scratch) if self._fill > used else 0
         self.steps += steps
 
     def _run(self, x: np.ndarray) -> list[Event]:
@@ -199,8 +200,11 @@ class Node:
                 self._set_produced(0)
             return _NO_EVENTS
         if steps <= self.max_call_steps:  # the usual case: one call
-            events = self.processor.process(self._buf[:, :steps * self.per_step], self.steps * self.hop,
-                                            self._out_views(0, steps))
+            if self._legacy_out:
+                out = self._out_audio[:, :steps * self.hop]
+            else:
+                out = self._out_views(0, steps) if self._out else None
+            events = self.processor.process(self._buf[:, :steps * self.per_step], self.steps * self.hop, out)
         else:
             events = []
             done = 0
@@ -235,8 +239,9 @@ class Node:
 
     def _set_produced(self, steps: int) -> None:
         self._produced_steps = steps
-        for name, arr in self._out.items():
-            self.produced[name] = arr[:, :steps * self._units[name]]
+        if self._out:
+            for name, arr in self._out.items():
+                self.produced[name] = arr[:, :steps * self._units[name]]
 
     def _stamp(self, events: list[Event]) -> None:
         name, offset = self.name, self.t_offset_s

@@ -135,7 +135,7 @@ def test_realtime_one_slow_node_misses_alone(jack_server, record_property):
         assert "error" not in result, result.get("error")
         late = _lateness_ms(sink, "rms")
         runs[label] = (engine.missed_hops(), result["summary"], late, sum(e.node == "slow" for e in sink.events))
-    (bare_missed, bare, bare_late, _), (missed, summary, late, slow_events) = runs["bare"], runs["with_slow"]
+    (bare_missed, _, bare_late, _), (missed, summary, late, slow_events) = runs["bare"], runs["with_slow"]
     pushes = summary["pushes"]
     record_property("rms_late_p99_ms_bare", round(float(np.percentile(bare_late, 99)), 2))
     record_property("rms_late_p99_ms_with_slow", round(float(np.percentile(late, 99)), 2))
