@@ -102,7 +102,8 @@ class Node:
             self._resampler = make_resampler(host_rate, self.rate, self.channels, self.resample_quality)
             self.resampler_hold = self._resampler.hold_samples
             self._resampler.prepare(max_units)  # allocate now, never in push
-            units = int(np.ceil(max_units * self.rate / host_rate)) + 4096
+            # the most one push (or a soxr flush of what it held) can give at the node's rate
+            units = int(np.ceil((max_units + self.resampler_hold) * self.rate / host_rate)) + 8
         self._mono = np.zeros((1, max(max_units, 1)), np.float32)
         self._copies = np.zeros((self.channels, max(max_units, 1)), np.float32)
         # prepare first: a processor's hop may depend on the rate it is given (YIN); it then
