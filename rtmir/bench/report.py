@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "docs" / "results"
 # fragments in this order first; any other *.md after them, alphabetically
-ORDER = ["runtime.md", "bench_live.md", "osc.md", "export_families.md", "synth.md", "pitch_eval.md", "pitch_tcn.md"]
+ORDER = ["runtime.md", "bench_live.md", "engine_v2.md", "osc.md", "export_families.md", "synth.md", "pitch_eval.md", "pitch_tcn.md"]
 
 
 def machine() -> str:
