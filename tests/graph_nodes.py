@@ -17,10 +17,12 @@ from rtmir.core.processor import Event, ProcessSpec, Processor
 
 
 class Delay(Processor):
-    """``out[i] = in[i - delay]`` at its own rate, in steps of ``hop``."""
+    """``out[i] = in[i - delay]`` at its own rate, in steps of ``hop`` (audio only: no events)."""
 
     channels = 1
     output_channels = 1
+    result = None
+    callback_safe = True
 
     def __init__(self, delay: int, hop: int = 1, rate: int | None = None, task: str = "delay") -> None:
         self.task, self.delay, self.hop_size, self.sample_rate = task, delay, hop, rate

@@ -58,6 +58,7 @@ class E2EConfig:
         server: JACK server name.
         miss_policy: the engine's miss policy (str or {task: policy}).
         deadline_ms: LiveHost deadline (None: its default).
+        placement: every node's placement ("worker", "inline"), None: the graph's.
     """
 
     block: int = 128
@@ -66,6 +67,7 @@ class E2EConfig:
     server: str = BENCH_SERVER
     miss_policy: str | dict = "skip"
     deadline_ms: float | None = None
+    placement: str | None = None
 
 
 class _NullSink:
@@ -129,7 +131,7 @@ def audio_latency(make_processors, cfg: E2EConfig, freewheel: bool) -> dict:
     and there is no deadline; in real time the host's defaults apply (2 blocks, deadline = due).
     """
     signal, at = click_train(cfg)
-    engine = Engine(make_processors(), [_NullSink()], miss_policy=cfg.miss_policy)
+    engine = Engine(make_processors(), [_NullSink()], miss_policy=cfg.miss_policy, placement=cfg.placement)
     ring_blocks = math.ceil((cfg.seconds + 0.5) * cfg.sample_rate / cfg.block) if freewheel else 2
     host = LiveHost(block=cfg.block, sample_rate=cfg.sample_rate, output=True, output_latency_blocks=ring_blocks,
                     ring_seconds=cfg.seconds + 4.0, watchdog_seconds=5.0,
@@ -166,11 +168,13 @@ def _declared_audio(engine: Engine, host: LiveHost, cfg: E2EConfig) -> dict:
     """The lag a click should come back with, split into named parts (samples)."""
     row = next(r for r in engine.latency_report() if r["output_channels"])
     delay = row["audio_delay_samples"]  # core.latency: algorithmic + the alignment of the node's path
+    inline = row["placement"] == "inline"  # run in the callback: no output ring (core/inline.py)
     parts = {"algorithmic_samples": row["algorithmic_samples"],
              "adapter_samples": int(round(delay)) - row["algorithmic_samples"],
-             "output_ring_samples": host.output_latency_blocks * cfg.block,
+             "output_ring_samples": 0 if inline else host.output_latency_blocks * cfg.block,
              "portaudio_samples": cfg.block}  # PortAudio's JACK backend adds one block (PLATFORM.md)
-    return {**parts, "total_samples": sum(parts.values()), "processor": row["processor"]}
+    return {**parts, "total_samples": sum(parts.values()), "processor": row["processor"],
+            "placement": row["placement"]}
 
 
 def _click_lags(rec: np.ndarray, at: np.ndarray, offset: int, expected: int, cfg: E2EConfig) -> list[int]:

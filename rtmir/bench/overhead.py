@@ -32,6 +32,7 @@ class NullProcessor(Processor):
         self.task = name
         self.hop_size = hop
         self.output_channels = 1 if audio else 0
+        self.result = None if audio else "raw"
 
     def prepare(self, spec: ProcessSpec) -> None:
         """Nothing to allocate."""

@@ -42,6 +42,7 @@ class BenchConfig:
         e2e_seconds: signal length of each e2e run (s).
         load_test: also run the load test.
         overhead: also time the engine's own cost per push (``bench/overhead.py``).
+        placement: every node's placement in the e2e runs ("worker", "inline"; None: their own).
         load_seconds: seconds per load trial.
         miss_policy: the engine's miss policy in e2e and load runs.
         deadline_ms: LiveHost deadline in e2e runs (None: its default).
@@ -60,6 +61,7 @@ class BenchConfig:
     deadline_ms: float | None = None
     command: str = ""
     overhead: bool = False
+    placement: str | None = None
 
 
 def run_bench(make_processors, cfg: BenchConfig) -> dict:
@@ -137,7 +139,8 @@ def _e2e(make_processors, cfg: BenchConfig) -> dict:
     audio = any(p.output_channels for p in make_processors())
     events = any(not p.output_channels for p in make_processors())
     with jack_server(rate=cfg.sample_rate, period=cfg.e2e_block) as (name, started):
-        ecfg = E2EConfig(cfg.e2e_block, cfg.sample_rate, cfg.e2e_seconds, name, cfg.miss_policy, cfg.deadline_ms)
+        ecfg = E2EConfig(cfg.e2e_block, cfg.sample_rate, cfg.e2e_seconds, name, cfg.miss_policy, cfg.deadline_ms,
+                         cfg.placement)
         base = bare_passthrough(cfg.e2e_seconds, cfg.sample_rate, cfg.e2e_block)
         return {"server": name, "started_server": started, "block": cfg.e2e_block,
                 "sample_rate": cfg.sample_rate, "baseline": base,

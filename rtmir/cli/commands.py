@@ -131,11 +131,11 @@ def cmd_bench(args) -> int:
         check_block(b)
     _check_bench_args(args)
     policy = parse_miss_policy(args.miss_policy)
-    make_engine(build_processors(args), [], miss_policy=policy)  # a bad task, model or policy fails here
+    make_engine(build_processors(args), [], miss_policy=policy, placement=args.placement)  # bad input fails here
     cfg = BenchConfig(blocks=blocks, sample_rate=args.sample_rate, seconds=args.seconds, e2e=args.e2e,
                       e2e_block=args.e2e_block, e2e_seconds=args.e2e_seconds, load_test=args.load_test,
                       load_seconds=args.load_seconds, miss_policy=policy, deadline_ms=args.deadline_ms,
-                      overhead=args.overhead,
+                      overhead=args.overhead, placement=args.placement,
                       command="rtmir " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     doc = run_bench(lambda: build_processors(args), cfg)
     from ..bench.text import summary_text

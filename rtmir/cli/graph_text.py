@@ -24,10 +24,11 @@ def graph_text(engine: Engine) -> str:
     declared latency (``core.latency``; compute time comes on top, see ``rtmir bench``)."""
     g = engine.graph
     lines = [f"graph: {len(g.nodes)} node(s), host {engine.host_rate} Hz, block {engine.max_block}", "", "nodes:"]
+    placements = {n.name: n.placement for n in engine.nodes}
     for node in g.nodes:
         d = node.desc
-        lines.append(f"  {node.name}  (task {node.processor.task}, placement {d.placement}, "
-                     f"miss {engine.miss_policies()[node.name]})")
+        lines.append(f"  {node.name}  (task {node.processor.task}, placement {placements[node.name]}"
+                     f"{', callback-safe' if d.callback_safe else ''}, miss {engine.miss_policies()[node.name]})")
         lines.append(f"    in:  {', '.join(_port(p) for p in d.inputs) or '-'}")
         lines.append(f"    out: {', '.join(_port(p) for p in d.outputs) or '-'}")
         if d.params:

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--e2e-block", type=int, default=128, metavar="N", help="block = JACK period of --e2e and --load-test (default 128)")
     p.add_argument("--e2e-seconds", type=float, default=3.0, help="signal length of each e2e run, s (default 3)")
     p.add_argument("--load-test", action="store_true", help="find how many instances run without extra xruns")
+    p.add_argument("--placement", choices=("worker", "inline"),
+                   help="run every node there in the e2e runs (inline: in the audio callback; audio-only nodes)")
     p.add_argument("--overhead", action="store_true",
                    help="also time the engine's own cost per push (5 trivial nodes, block 64)")
     p.add_argument("--load-seconds", type=float, default=60.0, help="seconds per load trial (default 60)")

@@ -29,10 +29,11 @@ from typing import Protocol
 
 import numpy as np
 
-from .graph import HOST, Endpoint, Graph, GraphSpec, Route, build_graph
+from .graph import HOST, Endpoint, Graph, GraphError, GraphSpec, Route, build_graph
+from .inline import InlinePart, check_inline
 from .latency import NodeTiming, StepCounts, latency_row, total_ms
 from .node import Aligner, Node
-from .ports import MISS_POLICIES
+from .ports import MISS_POLICIES, PLACEMENTS
 from .processor import Event, Processor
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ class Engine:
         miss_policy: "skip", "hold" or "dry" for every node, or ``{task or node: policy}``.
         deadline_ms: default per-node compute-lag deadline (None: nodes miss only when the host
             says so); a graph node's ``deadline_ms`` wins.
+        placement: every node's placement ("worker" or "inline"), overriding the graph's and the
+            processors' (``rtmir bench --placement``); None keeps them.
 
     Raises:
         ValueError: no processors, or an unknown miss policy.
@@ -101,7 +104,8 @@ class Engine:
 
     def __init__(self, processors: list[Processor] | Graph, sinks: list[Sink] = (),
                  resample_quality: str = "low-latency", control=None,
-                 miss_policy: str | dict[str, str] = "skip", deadline_ms: float | None = None) -> None:
+                 miss_policy: str | dict[str, str] = "skip", deadline_ms: float | None = None,
+                 placement: str | None = None) -> None:
         if not isinstance(processors, Graph) and not processors:
             raise ValueError("an engine needs at least one processor")
         self.graph = processors if isinstance(processors, Graph) else parallel_graph(list(processors))
@@ -110,8 +114,18 @@ class Engine:
         self.nodes = []
         for g, pol in zip(self.graph.nodes, policies):
             dl = g.spec.deadline_ms if g.spec.deadline_ms is not None else deadline_ms
-            self.nodes.append(Node(g, pol, resample_quality, None if dl is None else dl / 1000.0))
+            node = Node(g, pol, resample_quality, None if dl is None else dl / 1000.0)
+            node.placement = placement or g.spec.placement or g.desc.placement
+            if node.placement not in PLACEMENTS:
+                raise GraphError(f"node {node.name}: unknown placement {node.placement!r} (use {', '.join(PLACEMENTS)})")
+            self.nodes.append(node)
         self._by_name = {n.name: n for n in self.nodes}
+        consumers: dict[str, list[Node]] = {}
+        for n in self.nodes:
+            if n.source is not None:
+                consumers.setdefault(n.source.node, []).append(n)
+        check_inline(self.nodes, consumers, {r.src.node for r in self.graph.routes if r.file is not None})
+        self.inline: InlinePart | None = None
         self.sinks = list(sinks)
         self.control = control
         self.stats = EngineStats()
@@ -155,6 +169,24 @@ class Engine:
         self._aligned: dict[tuple[str, str], np.ndarray] = {}
         self._plan = [(node, *self._source_of(node), [((node.name, p), a) for p, a in node.aligners.items()])
                       for node in self.nodes]
+        self._silent_rows: list[tuple[int, int]] = []
+        self.inline = None
+
+    def attach_inline(self) -> InlinePart | None:
+        """Move the inline nodes out of ``push`` into an ``InlinePart`` for the audio callback
+        (after ``prepare``; the live host calls it). None when no node is inline.
+
+        ``push`` then leaves the inline routes' output rows at zero for the callback to fill.
+        """
+        inline = {n.name for n in self.nodes if n.placement == "inline"}
+        if not inline:
+            return None
+        rows = [r for r in self._out_rows if r[2][0] in inline]
+        self.inline = InlinePart([step for step in self._plan if step[0].name in inline], rows, self.host_rate)
+        self._plan = [step for step in self._plan if step[0].name not in inline]
+        self._out_rows = [r for r in self._out_rows if r[2][0] not in inline]
+        self._silent_rows = [(lo, hi) for lo, hi, _ in rows]
+        return self.inline
 
     def _source_of(self, node: Node) -> tuple[int, object]:
         """How ``push`` finds a node's input: (0, None) the block, (1, key) an aligned audio
@@ -179,9 +211,13 @@ class Engine:
                           node.resampler_hold, path + (node.name,), self.host_rate)
 
     def reset(self) -> None:
-        """Reset every node (buffers, resamplers, aligners, processors' state)."""
+        """Reset every node (buffers, resamplers, aligners, processors' state); nodes running in
+        the audio callback reset at the start of its next block."""
         for node in self.nodes:
-            node.reset()
+            if self.inline is not None and node in self.inline.nodes:
+                self.inline.reset_requested = True
+            else:
+                node.reset()
 
     # -- push -----------------------------------------------------------------------------
     def push(self, block: np.ndarray, out: np.ndarray | None = None, missed: bool = False) -> list[Event]:
@@ -239,6 +275,8 @@ class Engine:
         aligned = self._aligned
         for lo, hi, key in self._out_rows:
             out[lo:hi, :n] = aligned[key]
+        for lo, hi in self._silent_rows:  # the callback's own (inline) rows
+            out[lo:hi, :n] = 0.0
 
     def audio(self, node: str, port: str = "audio") -> np.ndarray:
         """The last push's aligned audio of ``node.port`` (``[width, n]`` host rate, a view)."""
@@ -289,8 +327,8 @@ class Engine:
 
     def latency_report(self) -> list[dict]:
         """Per node, the declared latencies (``core.latency.latency_row``), after ``prepare``."""
-        return [latency_row(self.timings[n.name], self.max_block, _audio_width(n), n.miss_policy)
-                for n in self.nodes]
+        return [{**latency_row(self.timings[n.name], self.max_block, _audio_width(n), n.miss_policy),
+                 "placement": n.placement} for n in self.nodes]
 
     def max_latency_ms(self, events_only: bool = False) -> float:
         """The slowest path's declared latency (``latency.total_ms``), ms; 0 for no such node."""

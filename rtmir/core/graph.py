@@ -16,6 +16,7 @@ A graph file::
     task = "pitch"
     params = { voicing_threshold = 0.4 }
     miss_policy = "hold"
+    placement = "worker"          # or "inline": audio in → audio out, run in the audio callback
 
 - ``input`` is the host input (audio, any channels, the host's rate).
 - An endpoint is ``node.port``; a bare ``node`` means its first data port (inputs) or its
@@ -76,6 +77,7 @@ class NodeSpec:
         params: initial parameter values (checked against the processor's ranges).
         miss_policy: None = the processor's default.
         deadline_ms: compute lag after which the node's hops are missed (live; None = the host's).
+        placement: "worker", "inline" or "ahead" (None: the processor's own).
     """
 
     name: str
@@ -84,6 +86,7 @@ class NodeSpec:
     params: dict[str, float] = field(default_factory=dict)
     miss_policy: str | None = None
     deadline_ms: float | None = None
+    placement: str | None = None
 
 
 @dataclass(frozen=True)
@@ -305,14 +308,14 @@ def _strings(value: Any, key: str, where: str) -> list[str]:
 def _node_spec(name: str, body: Any, where: str) -> NodeSpec:
     if not isinstance(body, dict):
         raise GraphError(f"{where}: nodes.{name} must be a table")
-    _only(body, {"task", "model", "params", "miss_policy", "deadline_ms"}, f"{where}: nodes.{name}")
+    _only(body, {"task", "model", "params", "miss_policy", "deadline_ms", "placement"}, f"{where}: nodes.{name}")
     if "task" not in body and "model" not in body:
         raise GraphError(f"{where}: nodes.{name} needs a task (or a model)")
     params = body.get("params", {})
     if not isinstance(params, dict) or not all(isinstance(v, (int, float)) for v in params.values()):
         raise GraphError(f"{where}: nodes.{name}.params must map names to numbers")
     return NodeSpec(name, body.get("task", "model"), body.get("model"), {k: float(v) for k, v in params.items()},
-                    body.get("miss_policy"), body.get("deadline_ms"))
+                    body.get("miss_policy"), body.get("deadline_ms"), body.get("placement"))
 
 
 def _edge(text: str, where: str) -> tuple[Endpoint, Endpoint]:

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 PORT_KINDS = ("audio", "tokens", "frames", "events")
 #: Result kinds of an events port; each has its OSC messages, JSONL fields and display row.
 RESULT_KINDS = ("pitch", "tags", "levels", "raw")
-#: Where a node runs: on the worker thread (default), in the audio callback (processors far
-#: cheaper than a block), or ahead of playback in its own thread (generators).
+#: Where a node runs: on the worker thread (default), in the audio callback (``inline``:
+#: callback-safe processors far cheaper than a block, ``core/inline.py``), or ahead of playback
+#: in its own thread (generators; declared only, run on the worker for now).
 PLACEMENTS = ("worker", "inline", "ahead")
 #: What a late hop yields (see ``core/node.py``).
 MISS_POLICIES = ("skip", "hold", "dry")
@@ -121,6 +122,8 @@ class Description:
         latency_samples: algorithmic latency at the node's rate (None: known after prepare).
         miss_policy: the default of what a late hop yields (``MISS_POLICIES``).
         placement: ``PLACEMENTS``.
+        callback_safe: ``process`` makes no model call, no allocation, takes no lock and does no
+            I/O: it may run in the audio callback (the ``inline`` placement).
     """
 
     name: str
@@ -130,6 +133,7 @@ class Description:
     latency_samples: int | None = 0
     miss_policy: str = "skip"
     placement: str = "worker"
+    callback_safe: bool = False
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -70,9 +70,12 @@ class Processor(ABC):
         hop_size: ``process`` receives positive multiples of this many samples.
         latency_samples: algorithmic latency at its rate (see module docstring).
         output_channels: > 0 if it produces audio (written into ``out``).
-        result: the kind of its events (``ports.RESULT_KINDS``: "pitch", "tags", "levels", "raw").
+        result: the kind of its events (``ports.RESULT_KINDS``: "pitch", "tags", "levels", "raw"),
+            or None for a processor that never emits events (audio only).
         param_specs: its control parameters (``ports.Param``), with ranges.
         placement: "worker" (default), "inline" or "ahead" (``ports.PLACEMENTS``).
+        callback_safe: True only if ``process`` makes no model call, allocation, lock or I/O
+            (then it may be placed inline, in the audio callback).
 
     ``describe()`` turns these into a ``ports.Description`` before ``prepare``; processors with
     other ports (tokens in or out, several audio outputs) override it. Such processors get
@@ -88,23 +91,26 @@ class Processor(ABC):
     hop_size: int = 1
     latency_samples: int = 0
     output_channels: int = 0
-    result: str = "raw"
+    result: str | None = "raw"
     param_specs: tuple[Param, ...] = ()
     placement: str = "worker"
+    callback_safe: bool = False
 
     def describe(self) -> Description:
         """Ports, parameters, latency and placement, known without ``prepare``.
 
         The default: one audio input ``audio`` (``channels`` wide, at ``sample_rate``, stepping
         by ``hop_size``), an audio output ``audio`` when ``output_channels``, and an events
-        output named after the task with kind ``result``.
+        output ``events`` of kind ``result`` (none when ``result`` is None).
         """
         ins = (Port("audio", "audio", self.channels, self.sample_rate, self.hop_size),)
         outs: tuple[Port, ...] = ()
         if self.output_channels:
             outs += (Port("audio", "audio", self.output_channels, self.sample_rate, self.hop_size),)
-        outs += (Port("events", "events", result=self.result),)
-        return Description(self.task, ins, outs, self.param_specs, self.latency_samples, placement=self.placement)
+        if self.result is not None:
+            outs += (Port("events", "events", result=self.result),)
+        return Description(self.task, ins, outs, self.param_specs, self.latency_samples, placement=self.placement,
+                           callback_safe=self.callback_safe)
 
     @abstractmethod
     def prepare(self, spec: ProcessSpec) -> None:

@@ -10,7 +10,8 @@ The callback only copies and counts: no array allocation, no lock, no logging, n
 full input ring drops the block (counted, ``missed_blocks``); the worker replaces the hole with
 silence so stream time stays exact. Output (``output=True``) is the engine's audio — the audio
 processors' outputs on consecutive channels, see ``Engine`` — or the dry input when no processor
-makes audio, delayed by ``output_latency_blocks`` host blocks (a fixed, declared latency); frames
+makes audio, delayed by ``output_latency_blocks`` host blocks (a fixed, declared latency; nodes
+placed ``inline`` run in the callback itself and skip that delay, ``core/inline.py``); frames
 the worker has not written in time play as silence and are counted (``late_blocks``) — the
 latency never drifts. A block the worker reaches after its deadline (default: when its output is
 already due) is not computed: each processor's miss policy answers for it and its hops are
@@ -222,6 +223,8 @@ class LiveHost:
         latency = self.output_latency_blocks * block
         out_ring = DelayRing(latency + 8 * block, self.out_channels) if self.output else None
         self._side = AudioSide(in_ring, out_ring, latency, sd.CallbackStop)
+        if self.output:  # nodes placed inline run in the callback, their rows skip the output ring
+            self._side.inline = engine.attach_inline()
         self._worker = Worker(self, engine, self._side, status_every, on_epoch, self.deadline_frames())
         self._started = time.perf_counter()
 

@@ -51,6 +51,7 @@ class AudioSide:
         self.epoch: float | None = None
         self.capture_age_s = 0.0  # what the epoch subtracted: the first input sample's age
         self.times = np.zeros(TIMES)
+        self.inline = None  # the engine's InlinePart: nodes run here, in the callback
 
     def duplex(self, indata, outdata, frames, time_info, status) -> None:
         if self.stopping:
@@ -60,6 +61,8 @@ class AudioSide:
         self._capture(indata, time_info, status)
         if not self.out_ring.read_into(pos - self.latency_frames, outdata) and pos >= self.latency_frames:
             self.late_blocks += 1
+        if self.inline is not None:  # [frames, C] buffers seen as [C, frames]: no copies
+            self.inline.process(indata.T, outdata.T)
 
     def capture(self, indata, frames, time_info, status) -> None:
         if self.stopping:

@@ -13,6 +13,7 @@ TASKS = {
     "pitch": "neural pitch (pitch-tcn, streaming TCN, 5 ms hop, 10 ms latency); events f0_hz/voiced/confidence",
     "yin": "YIN pitch (DSP baseline, numba); events f0_hz/voiced/confidence",
     "model": "any exported model given with --model, raw outputs as events",
+    "delay": "DSP delay line, 100 samples (audio only; callback-safe: may be placed inline)",
 }
 DEFAULT_TASK = "pitch"  # the shipped pitch-tcn; without it, --task pitch says "use --task yin"
 
@@ -30,6 +31,10 @@ def build_processor(task: str, model: str | None = None) -> Processor:
         return YinProcessor()
     if task == "pitch":
         return _pitch_processor(model)
+    if task == "delay":
+        from .delay import DelayProcessor
+
+        return DelayProcessor()
     if task == "model":
         if not model:
             raise UnknownTaskError("--task model needs --model NAME|PATH")

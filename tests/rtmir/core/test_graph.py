@@ -44,16 +44,16 @@ BAD = [
     ({"nodes": {"a": {"task": "delay"}}, "edges": ["input -> a", "input -> a.audio"]},
      "a.audio is already fed by input.audio"),
     ({"nodes": {"a": {"task": "delay"}}, "edges": ["input -> a", "a.nope -> a"]},
-     "a has no output port 'nope' (outputs: audio, events)"),
+     "a has no output port 'nope' (outputs: audio)"),
     ({"nodes": {"a": {"task": "delay"}}, "edges": ["input -> zz"]}, "no node named 'zz'"),
-    ({"nodes": {"a": {"task": "delay"}}, "edges": ["input -> a"], "routes": ["a.events -> out:1"]},
+    ({"nodes": {"a": {"task": "clicks"}}, "edges": ["input -> a"], "routes": ["a.events -> out:1"]},
      "route from a.events: only audio ports can be routed (it is events)"),
     ({"nodes": {"a": {"task": "delay"}, "b": {"task": "delay"}}, "edges": ["input -> a", "input -> b"],
       "routes": ["a -> out:1", "b -> out:1"]}, "same output channel"),
     ({"nodes": {"a": {"task": "delay"}}, "edges": ["input -> a"], "routes": ["a -> speakers"]}, "send to out:N"),
     ({"nodes": {"a": {"task": "delay", "colour": 1}}}, "nodes.a: unknown key(s) colour"),
 ]
-PROCS = dict(delay=lambda: Delay(3), stems=Stems, tok=lambda: TokenSource(2, 16, 16000),
+PROCS = dict(delay=lambda: Delay(3), stems=Stems, clicks=Clicks, tok=lambda: TokenSource(2, 16, 16000),
              detok48=lambda: TokenSink(2, 16, 48000), detok3=lambda: TokenSink(3, 16, 16000))
 
 
