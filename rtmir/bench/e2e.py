@@ -166,15 +166,17 @@ def audio_latency(make_processors, cfg: E2EConfig, freewheel: bool) -> dict:
 
 def _declared_audio(engine: Engine, host: LiveHost, cfg: E2EConfig) -> dict:
     """The lag a click should come back with, split into named parts (samples)."""
+    from ..core.latency import live_output_samples
+
     row = next(r for r in engine.latency_report() if r["output_channels"])
-    delay = row["audio_delay_samples"]  # core.latency: algorithmic + the alignment of the node's path
-    inline = row["placement"] == "inline"  # run in the callback: no output ring (core/inline.py)
+    ring = host.output_latency_blocks * cfg.block
+    total = live_output_samples(row, ring, cfg.block)  # the one latency module says it all
     parts = {"algorithmic_samples": row["algorithmic_samples"],
-             "adapter_samples": int(round(delay)) - row["algorithmic_samples"],
-             "output_ring_samples": 0 if inline else host.output_latency_blocks * cfg.block,
+             "adapter_samples": int(round(row["audio_delay_samples"])) - row["algorithmic_samples"],
+             "output_ring_samples": 0 if row["placement"] == "inline" else ring,
              "portaudio_samples": cfg.block}  # PortAudio's JACK backend adds one block (PLATFORM.md)
-    return {**parts, "total_samples": sum(parts.values()), "processor": row["processor"],
-            "placement": row["placement"]}
+    assert sum(parts.values()) == total
+    return {**parts, "total_samples": total, "processor": row["processor"], "placement": row["placement"]}
 
 
 def _click_lags(rec: np.ndarray, at: np.ndarray, offset: int, expected: int, cfg: E2EConfig) -> list[int]:

@@ -60,14 +60,17 @@ def stream_file(args, path: Path, realtime: bool) -> int:
     check_block(args.block)
     host = FileHost(path, block=args.block, realtime=realtime)  # probes the file first
     graph = build_graph_from_args(args, files=bool(args.out_dir))
+    engine = Engine(graph)  # checks the whole graph before any output is opened
     sinks = build_sinks(args, None)
+    audio: list = []
     try:
         audio = audio_file_sinks(graph, args.out_dir, host.info.sample_rate, inputs=(path,))
+        engine.control = build_control(args)
     except Exception:
-        for s in sinks:
+        for s in sinks + [sink for *_, sink in audio]:
             discard(s)
         raise
-    engine = Engine(graph, sinks + [sink for *_, sink in audio], control=build_control(args))
+    engine.add_sinks(sinks + [sink for *_, sink in audio])
     try:
         summary = host.run(engine, stop=_stop_flag(), on_epoch=epoch_setter(sinks), audio_files=audio)
     finally:

@@ -158,10 +158,15 @@ def parse_miss_policy(text: str) -> str | dict[str, str]:
 
 
 def make_engine(graph, sinks: list, **kwargs) -> Engine:
-    """``Engine(graph or processors, sinks, **kwargs)`` with a bad policy turned into a ``UsageError``."""
+    """``Engine(graph or processors, sinks, **kwargs)``; a bad ``--miss-policy`` becomes a
+    ``UsageError`` naming the option (other errors pass through as they are)."""
+    from ..core.ports import DescriptionError
+
     try:
         return Engine(graph, sinks, **kwargs)
-    except GraphError:
+    except (GraphError, DescriptionError):
         raise
     except ValueError as exc:
+        if "miss policy" not in str(exc):
+            raise
         raise UsageError(f"--miss-policy: {exc}") from None

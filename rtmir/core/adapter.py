@@ -16,7 +16,7 @@ exist, so an output FIFO primed with ``hop - 1`` zeros always holds a whole bloc
 
 Missed hops (``miss``): when the live host is behind its deadline, the adapter consumes a block
 without running the processor. The sample clock advances exactly as if the hops had run (event
-times stay exact), and the audio output of those hops is filled by the lane's policy: silence
+times stay exact), and the audio output of those hops is filled by the caller's miss policy: silence
 (``skip``), the dry input (``dry``) or the last computed hop repeated (``hold``).
 """
 from __future__ import annotations

@@ -31,7 +31,7 @@ import numpy as np
 
 from .graph import HOST, Endpoint, Graph, GraphError, GraphSpec, Route, build_graph
 from .inline import InlinePart, check_inline
-from .latency import NodeTiming, StepCounts, latency_row, total_ms
+from .latency import NodeTiming, StepCounts, latency_row, node_timing, period_samples, total_ms
 from .node import Aligner, Node
 from .ports import MISS_POLICIES, PLACEMENTS
 from .processor import Event, Processor
@@ -136,6 +136,14 @@ class Engine:
             if hasattr(sink, "bind_graph"):
                 sink.bind_graph(self.graph)
 
+    def add_sinks(self, sinks: list[Sink]) -> None:
+        """Deliver to ``sinks`` too (each learns the graph): lets a caller check the graph by
+        building the engine before it opens any output."""
+        for sink in sinks:
+            if hasattr(sink, "bind_graph"):
+                sink.bind_graph(self.graph)
+            self.sinks.append(sink)
+
     # -- prepare --------------------------------------------------------------------------
     def prepare(self, host_rate: int, host_channels: int, max_block: int) -> None:
         """Prepare every node for host blocks up to ``max_block`` samples; compute latencies.
@@ -144,23 +152,30 @@ class Engine:
             ChannelError, RateError: a node cannot be fed what its source gives.
         """
         self.host_rate, self.max_block = host_rate, max_block
-        counts = StepCounts(host_rate)
-        self.timings = {}
-        for node in self.nodes:
+        for node in self.nodes:  # in order: an upstream is prepared before its consumers
             src = node.source or Endpoint(HOST, "audio")
-            tokens = node.in_port.kind != "audio"
             if src.node == HOST:
                 width, units = host_channels, max_block
             else:
                 up = self._by_name[src.node]
                 width = up._width(up.desc.output(src.port))
-                units = up.max_steps if tokens else max_block
+                units = up.max_steps if node.in_port.kind != "audio" else max_block
             node.prepare(host_rate, width, units)
+        counts = StepCounts(host_rate, [period_samples(host_rate, n.rate, n.hop) for n in self.nodes
+                                        if n.in_port.kind == "audio"])
+        self.timings = {}
+        for node in self.nodes:
+            src = node.source or Endpoint(HOST, "audio")
+            tokens = node.in_port.kind != "audio"
             counts.add(node.name, node.rate, node.per_step, src.node if tokens else None)
-            self.timings[node.name] = self._timing(node, src, tokens, counts)
-            node.t_offset_s = self.timings[node.name].in_delay_s
-            node.aligners = {p.name: Aligner(node._width(p), node.rate, host_rate,
-                                             self.timings[node.name].alignment_samples, max_block,
+            has_audio = any(p.kind == "audio" for p in node.data_outputs)
+            align = counts.alignment_delay(node.name, node.rate, node.hop, tokens) if has_audio else 0
+            upstream = None if src.node == HOST else self.timings[src.node]
+            t = node_timing(node.name, node.rate, node.hop, node.processor.latency_samples, upstream, tokens,
+                            align, node.resampler_hold, host_rate)
+            self.timings[node.name] = t
+            node.t_offset_s = t.in_delay_s
+            node.aligners = {p.name: Aligner(node._width(p), node.rate, host_rate, t.alignment_samples, max_block,
                                              node.max_steps * node.hop)
                              for p in node.data_outputs if p.kind == "audio"}
         routes = [(r, self._by_name[r.src.node].aligners[r.src.port]) for r in self.graph.routes if r.channel]
@@ -197,18 +212,6 @@ class Engine:
         if node.in_port.kind == "audio":
             return 1, (src.node, src.port)
         return 2, (self._by_name[src.node], src.port)
-
-    def _timing(self, node: Node, src: Endpoint, tokens: bool, counts: StepCounts) -> NodeTiming:
-        if src.node == HOST:
-            in_delay, path = 0.0, ()
-        else:
-            up = self.timings[src.node]
-            in_delay = up.in_delay_s + up.latency_samples / up.rate if tokens else up.out_delay_s
-            path = up.path
-        has_audio = any(p.kind == "audio" for p in node.data_outputs)
-        align = counts.alignment_delay(node.name, node.rate, node.hop) if has_audio else 0
-        return NodeTiming(node.name, node.rate, node.hop, node.processor.latency_samples, in_delay, align,
-                          node.resampler_hold, path + (node.name,), self.host_rate)
 
     def reset(self) -> None:
         """Reset every node (buffers, resamplers, aligners, processors' state); nodes running in
@@ -354,7 +357,12 @@ class Engine:
         for node in matched:
             specs = {p.name: p for p in node.desc.params}
             v = specs[param].check(value) if param in specs else value
-            node.processor.set_param(param, v)
+            if self.inline is not None and node in self.inline.nodes:
+                if param not in specs:
+                    raise KeyError(f"{node.name} has no parameter {param!r}")
+                self.inline.set_param(node, param, v)  # applied by the callback, between blocks
+            else:
+                node.processor.set_param(param, v)
 
 
 def _by_t(e: Event) -> float:

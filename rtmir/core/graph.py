@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .ports import Description, Port
+from .ports import MISS_POLICIES, PLACEMENTS, Description, Port
 from .processor import Processor
 
 HOST = "input"
@@ -203,6 +203,10 @@ def build_graph(spec: GraphSpec, make: Callable[[NodeSpec], Processor]) -> Graph
     for src, dst in spec.edges:
         _connect(nodes, src, dst)
     for node in nodes.values():
+        fed = [p.name for p in node.desc.inputs if p.is_data and p.name in node.sources]
+        if len(fed) > 1:
+            raise GraphError(f"node {node.name}: edges into {', '.join(fed)}, but a node steps on one data input "
+                             "today (feed the others as control values)")
         for port in node.desc.inputs:
             if port.required and port.name not in node.sources:
                 raise GraphError(f"input {node.name}.{port.name} is fed by nothing: add an edge "
@@ -314,8 +318,19 @@ def _node_spec(name: str, body: Any, where: str) -> NodeSpec:
     params = body.get("params", {})
     if not isinstance(params, dict) or not all(isinstance(v, (int, float)) for v in params.values()):
         raise GraphError(f"{where}: nodes.{name}.params must map names to numbers")
+    _check_choice(body, "miss_policy", MISS_POLICIES, f"{where}: nodes.{name}")
+    _check_choice(body, "placement", PLACEMENTS, f"{where}: nodes.{name}")
+    deadline = body.get("deadline_ms")
+    if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or deadline <= 0):
+        raise GraphError(f"{where}: nodes.{name}.deadline_ms must be a positive number of milliseconds, got {deadline!r}")
     return NodeSpec(name, body.get("task", "model"), body.get("model"), {k: float(v) for k, v in params.items()},
                     body.get("miss_policy"), body.get("deadline_ms"), body.get("placement"))
+
+
+def _check_choice(body: dict, key: str, allowed: tuple[str, ...], where: str) -> None:
+    value = body.get(key)
+    if value is not None and value not in allowed:
+        raise GraphError(f"{where}.{key}: {value!r} is not one of {', '.join(allowed)}")
 
 
 def _edge(text: str, where: str) -> tuple[Endpoint, Endpoint]:

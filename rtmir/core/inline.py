@@ -12,12 +12,13 @@ route is its alignment + the processor's own + PortAudio's block. In files (``Fi
 nodes run with the rest of the graph, giving the same samples.
 
 Real-time notes: ``process`` runs the nodes' preallocated paths (no array allocation; only the
-small view objects every Python callback makes); a reset asked by another thread (OSC
-``/rtmir/ctl/reset``) is applied at the start of the next callback, never concurrently.
+small view objects every Python callback makes); a reset or a parameter change asked by another
+thread (OSC ``/rtmir/ctl/...``) is applied at the start of the next callback, never concurrently.
 """
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 
@@ -68,6 +69,11 @@ class InlinePart:
         self._aligned: dict = {}
         self.reset_requested = False
         self.nonfinite_blocks = 0
+        self.pending: deque = deque(maxlen=256)  # (processor, param, value) from the control thread
+
+    def set_param(self, node: Node, name: str, value: float) -> None:
+        """Change a parameter of an inline node at the next callback (any thread)."""
+        self.pending.append((node.processor, name, value))
 
     def process(self, block: np.ndarray, out: np.ndarray) -> None:
         """Run the inline nodes on ``block [C, n]`` and write their routed rows of ``out [C_out, n]``.
@@ -79,6 +85,9 @@ class InlinePart:
             for node in self.nodes:
                 node.reset()
             self.reset_requested = False
+        while self.pending:  # deque.popleft is atomic: the control thread only appends
+            processor, name, value = self.pending.popleft()
+            processor.set_param(name, value)
         n = block.shape[1]
         if not math.isfinite(float(block.sum())):
             self.nonfinite_blocks += 1

@@ -12,6 +12,9 @@ The low-latency resampler emits output ``j`` once input ``floor(j·down/up) + ha
 so every count is a floor of a linear function of ``N``, and the host-rate count ``g(N)`` is known
 for every ``N``. The output FIFO is primed with ``D = max_N (N − g(N))`` zeros: the least delay
 that never starves, whatever the block sizes. For a node at the host's rate, ``D = hop − 1``.
+The deficit ``N − g(N)`` is periodic (``period_samples``: at most ``down · hop`` host samples for
+a rate ratio ``up/down``), so it is evaluated over two periods; where that would exceed
+``MAX_HORIZON_S``, ``D`` is the larger of what was seen and a closed-form bound (never short).
 
 ``signal delay`` — how late, in seconds, a node's output is relative to the host input:
 
@@ -31,9 +34,24 @@ import numpy as np
 
 from .resample import StreamingResampler
 
-#: Host seconds over which the count functions are evaluated (their deficit is periodic and
-#: reaches its maximum within a few hops; 2 s covers every rate pair and hop used here).
-HORIZON_S = 2.0
+#: Host seconds over which the count functions are evaluated at least, and at most.
+MIN_HORIZON_S, MAX_HORIZON_S = 2.0, 20.0
+
+
+def period_samples(host_rate: int, rate: int, hop: int) -> int:
+    """Host samples after which an audio-fed node's deficit ``N − g(N)`` repeats exactly."""
+    g = gcd(host_rate, rate)
+    up, down = rate // g, host_rate // g
+    return down * hop // gcd(up, hop)
+
+
+def deficit_bound(host_rate: int, rate: int, hop: int) -> int:
+    """An upper bound of ``D`` for an audio-fed node (both resamplers' holds, one hop, rounding)."""
+    if rate == host_rate:
+        return hop - 1
+    h_in = StreamingResampler(host_rate, rate).half
+    h_out = StreamingResampler(rate, host_rate).half
+    return int(np.ceil(1 + h_in + (hop + h_out) * host_rate / rate)) + 1
 
 
 def resampled_count(n_in: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
@@ -85,11 +103,19 @@ class NodeTiming:
 
 
 class StepCounts:
-    """Cumulative step counts of each node over ``N = 0 … horizon`` host samples."""
+    """Cumulative step counts of each node over ``N = 0 … horizon`` host samples.
 
-    def __init__(self, host_rate: int) -> None:
+    Args:
+        host_rate: Hz.
+        periods: the deficit period (``period_samples``) of every audio-fed node; the horizon
+            covers two of the longest, between ``MIN_HORIZON_S`` and ``MAX_HORIZON_S``.
+    """
+
+    def __init__(self, host_rate: int, periods: list[int] = ()) -> None:
         self.host_rate = host_rate
-        self.n = np.arange(int(HORIZON_S * host_rate) + 1, dtype=np.int64)
+        lo, hi = int(MIN_HORIZON_S * host_rate), int(MAX_HORIZON_S * host_rate)
+        self.horizon = min(hi, max([lo] + [2 * p + 8192 for p in periods]))
+        self.n = np.arange(self.horizon + 1, dtype=np.int64)
         self.steps: dict[str, np.ndarray] = {}
 
     def add(self, node: str, rate: int, per_step: int, token_source: str | None) -> np.ndarray:
@@ -102,11 +128,34 @@ class StepCounts:
         self.steps[node] = steps
         return steps
 
-    def alignment_delay(self, node: str, rate: int, hop: int) -> int:
+    def alignment_delay(self, node: str, rate: int, hop: int, tokens: bool = False) -> int:
         """``D`` for the node's audio outputs (module docstring)."""
         produced = self.steps[node] * hop
         host = resampled_count(produced, rate, self.host_rate)
-        return int(max(0, (self.n - host).max()))
+        seen = int(max(0, (self.n - host).max()))
+        if not tokens and 2 * period_samples(self.host_rate, rate, hop) + 8192 > self.horizon:
+            return max(seen, deficit_bound(self.host_rate, rate, hop))  # too long to evaluate
+        return seen
+
+
+def node_timing(node: str, rate: int, hop: int, latency_samples: int, upstream: NodeTiming | None,
+                tokens: bool, alignment: int, hold: int, host_rate: int) -> NodeTiming:
+    """A node's timing from its upstream's (None: fed by the host input; module docstring)."""
+    if upstream is None:
+        in_delay, path = 0.0, ()
+    elif tokens:  # frames keep their time: the upstream's input delay + its own latency
+        in_delay, path = upstream.in_delay_s + upstream.latency_samples / upstream.rate, upstream.path
+    else:  # an aligned audio port
+        in_delay, path = upstream.out_delay_s, upstream.path
+    return NodeTiming(node, rate, hop, latency_samples, in_delay, alignment, hold, path + (node,), host_rate)
+
+
+def live_output_samples(row: dict, output_ring_samples: int, device_block: int) -> int:
+    """Host samples from a sample at the live input to the same sample leaving on an output, for
+    an audio row of ``latency_row``: its delay + the live host's output ring (none inline) +
+    PortAudio's one block on JACK (PLATFORM.md)."""
+    ring = 0 if row.get("placement") == "inline" else output_ring_samples
+    return int(round(row["audio_delay_samples"])) + ring + device_block
 
 
 def latency_row(t: NodeTiming, host_block: int, output_channels: int, miss_policy: str) -> dict:

@@ -99,6 +99,9 @@ class Node:
         self.resampler_hold = 0
         units = max_units
         if not tokens and self.rate != host_rate:
+            if self.data_outputs and self.resample_quality != "low-latency":
+                raise RateError(f"{self.name} makes audio at {self.rate} Hz: its input resampler must be the "
+                                f"low-latency one (its delay is exact), not soxr {self.resample_quality}")
             self._resampler = make_resampler(host_rate, self.rate, self.channels, self.resample_quality)
             self.resampler_hold = self._resampler.hold_samples
             self._resampler.prepare(max_units)  # allocate now, never in push
@@ -137,7 +140,8 @@ class Node:
         return np.int64 if port.kind == "tokens" else np.float32
 
     def reset(self) -> None:
-        """Forget buffered input, restart the clock, reset the processor and every aligner."""
+        """Forget buffered input, restart the clock, reset the processor and every aligner
+        (the miss counter keeps counting: it belongs to the run)."""
         if self._resampler is not None:
             self._resampler.reset()
         self._fill = 0
@@ -145,8 +149,7 @@ class Node:
         self._have_last = False
         self._last_event: Event | None = None
         self._last_end = 0
-        self.missed_hops = 0
-        self.lag_s = 0.0
+        self.lag_s = 0.0  # ``missed_hops`` is the run's count: a reset keeps it
         for a in self.aligners.values():
             a.reset()
         self._set_produced(0)

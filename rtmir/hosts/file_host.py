@@ -123,9 +123,10 @@ class FileHost:
                         _sleep_until(wall0 + frames / info.sample_rate)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioFileError(f"audio file {self.path} is corrupt after {frames} samples: {exc}") from exc
-        engine.finish()
-        if writers:
+        if writers:  # pad first: the resamplers' flush must come after the last input
             self._pad(engine, writers, frames)
+        engine.finish()
+        engine.t_end = None
         wall = time.perf_counter() - wall0
         seconds = frames / info.sample_rate
         return {
@@ -140,14 +141,14 @@ class FileHost:
 
 
     def _pad(self, engine: Engine, writers: list["_Compensated"], frames: int) -> None:
-        """Push zeros until every compensated file holds the input's length."""
+        """Push zeros until every compensated file holds the input's length (events about the
+        padding are dropped: ``engine.t_end``, cleared by the caller after ``finish``)."""
         engine.t_end = frames / self.info.sample_rate
         zeros = np.zeros((self.info.channels, self.block), np.float32)
         while any(w.written < w.frames for w in writers):
             engine.push(zeros)
             for w in writers:
                 w.take(self.block)
-        engine.t_end = None
 
     def _status(self, engine: Engine, frames: int) -> dict:
         audio = frames / self.info.sample_rate

@@ -170,3 +170,57 @@ def test_control_is_per_node_and_values_are_range_checked():
     assert engine.processors[1].params()["threshold"] == 0.3
     with pytest.raises(KeyError, match="no node or task named 'pitch'"):
         engine.apply_control("pitch", "threshold", 0.2)
+
+
+@pytest.mark.parametrize("rate, hop, block", [(22050, 2048, 100), (22050, 64, 4096), (16000, 80, 256), (44100, 441, 333)],
+                         ids=["22k-h2048", "22k-h64", "16k-h80", "44k-h441"])
+def test_the_alignment_delay_never_runs_dry(rate, hop, block):
+    """8 s of pushes: the aligner's FIFO never starves (48 kHz → 22.05 kHz with hop 2048 has a
+    deficit period of 13.7 s; its maximum comes 5.3 s in)."""
+    engine = Engine([Delay(0, hop, rate)])
+    engine.prepare(RATE, 1, block)
+    x = np.zeros((1, block), np.float32)
+    out = np.zeros((1, block), np.float32)
+    for _ in range(8 * RATE // block):
+        engine.push(x, out)
+    assert engine.nodes[0].aligners["audio"].underruns == 0
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"miss_policy": "later"}, "nodes.a.miss_policy: 'later' is not one of skip, hold, dry"),
+    ({"deadline_ms": "5"}, "nodes.a.deadline_ms must be a positive number of milliseconds, got '5'"),
+    ({"deadline_ms": 0}, "nodes.a.deadline_ms must be a positive number"),
+    ({"placement": "gpu"}, "nodes.a.placement: 'gpu' is not one of worker, inline, ahead"),
+], ids=["policy", "deadline-text", "deadline-zero", "placement"])
+def test_bad_node_settings_in_a_graph_file_are_one_line(body, message):
+    with pytest.raises(GraphError, match=message):
+        GraphSpec.from_dict({"nodes": {"a": {"task": "delay", **body}}, "edges": ["input -> a"]})
+
+
+def test_an_edge_into_a_second_data_input_is_refused():
+    from rtmir.core.ports import Description, Port
+
+    class TwoInputs(Delay):
+        def describe(self):
+            return Description("two", (Port("audio", "audio", 1), Port("side", "audio", 1)), (Port("audio", "audio", 1),))
+
+    with pytest.raises(GraphError, match="node t: edges into audio, side, but a node steps on one data input"):
+        graph({"nodes": {"t": {"task": "t"}}, "edges": ["input -> t", "input -> t.side"]}, t=lambda: TwoInputs(1))
+
+
+def test_a_reset_keeps_the_runs_miss_count():
+    engine = Engine([RmsProcessor(128)])
+    engine.prepare(RATE, 1, 128)
+    x = np.zeros((1, 128), np.float32)
+    for _ in range(4):
+        engine.push(x, missed=True)
+    engine.reset()
+    assert engine.missed_hops() == {"rms": 4}
+
+
+def test_soxr_is_refused_where_audio_comes_out():
+    from rtmir.core.node import RateError
+
+    engine = Engine([Delay(0, 4, 16000)], resample_quality="HQ")
+    with pytest.raises(RateError, match="must be the low-latency one"):
+        engine.prepare(RATE, 1, 128)

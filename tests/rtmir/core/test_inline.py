@@ -23,7 +23,7 @@ def graph(spec: dict, **make):
       "edges": ["input -> a", "a -> b"]}, r"inline output consumed by worker node\(s\) b"),
     ({"nodes": {"a": {"task": "delay", "placement": "inline"}}, "edges": ["input -> a"], "routes": ["a -> file"]},
      "an inline node cannot be routed to a file"),
-    ({"nodes": {"a": {"task": "delay", "placement": "beside"}}, "edges": ["input -> a"]}, "unknown placement 'beside'"),
+    ({"nodes": {"a": {"task": "delay", "placement": "beside"}}, "edges": ["input -> a"]}, "nodes.a.placement: 'beside' is not one of worker, inline, ahead"),
 ], ids=["events", "fed-by-worker", "consumed-by-worker", "file", "unknown"])
 def test_nodes_the_callback_cannot_run_are_refused(spec, message):
     with pytest.raises(GraphError, match=message):
@@ -101,3 +101,34 @@ def test_the_delay_task_is_exact_and_callback_safe():
         inline.process(x[:, s:s + 50], out[:, s:s + 50])
     np.testing.assert_array_equal(out[:, 37:], x[:, :-37])
     assert not out[:, :37].any()
+
+
+def test_control_of_an_inline_node_waits_for_the_next_callback():
+    from rtmir.core.ports import Param
+
+    class Gain(Delay):
+        param_specs = (Param("gain", 1.0, 0.0, 4.0),)
+
+        def __init__(self):
+            super().__init__(0, 1)
+            self.gain = 1.0
+
+        def set_param(self, name, value):
+            self.gain = value
+
+        def process(self, block, t0, out=None):
+            out[:] = self.gain * block
+            return []
+
+    e = Engine(graph({"nodes": {"g": {"task": "g", "placement": "inline"}}, "edges": ["input -> g"],
+                      "routes": ["g -> out:1"]}, g=Gain))
+    e.prepare(48000, 1, 16)
+    inline = e.attach_inline()
+    e.apply_control("g", "gain", 2.0)
+    assert e.processors[0].gain == 1.0  # not yet: the callback applies it
+    x = np.ones((1, 16), np.float32)
+    out = np.zeros((1, 16), np.float32)
+    inline.process(x, out)
+    assert e.processors[0].gain == 2.0 and np.all(out == 2.0)
+    with pytest.raises(ValueError, match=r"gain must be in \[0, 4\]"):
+        e.apply_control("g", "gain", 9.0)

@@ -110,3 +110,16 @@ def test_graph_and_task_together_are_refused(tmp_path, noise_wav):
     g.write_text('edges = ["input -> a"]\n[nodes.a]\ntask = "yin"\n')
     r = rtmir("stream", str(noise_wav[0]), "--graph", str(g), "--task", "yin")
     assert r.returncode == 2 and "give --graph FILE or --task, not both" in r.stderr
+
+
+def test_a_graph_the_engine_refuses_leaves_no_output_behind(noise_wav, tmp_path):
+    """The whole graph is checked before any output is opened (here: an inline node routed to a
+    file, which only the engine refuses)."""
+    path, _ = noise_wav
+    g = tmp_path / "g.toml"
+    g.write_text('edges = ["input -> a"]\nroutes = ["a -> file"]\n[nodes.a]\ntask = "delay"\nplacement = "inline"\n')
+    out = tmp_path / "od"
+    out.mkdir()
+    r = rtmir("stream", str(path), "--graph", str(g), "--out-dir", str(out), "--jsonl", str(tmp_path / "e.jsonl"))
+    assert r.returncode == 2 and "cannot be routed to a file" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert list(out.iterdir()) == [] and not list(tmp_path.glob("e.jsonl*"))
