@@ -32,8 +32,9 @@ def graph_text(engine: Engine) -> str:
         lines.append(f"    in:  {', '.join(_port(p) for p in d.inputs) or '-'}")
         lines.append(f"    out: {', '.join(_port(p) for p in d.outputs) or '-'}")
         if d.params:
-            lines.append("    params: " + ", ".join(f"{p.name}={p.default:g} [{p.low:g}, {p.high:g}]{' ' + p.unit if p.unit else ''}"
-                                               for p in d.params))
+            now = node.processor.params()
+            lines.append("    params: " + ", ".join(f"{p.name}={now.get(p.name, p.default):g} [{p.low:g}, {p.high:g}]"
+                                               f"{' ' + p.unit if p.unit else ''}" for p in d.params))
     lines += ["", "edges:"]
     lines += [f"  {src} -> {node.name}.{port}" for node in g.nodes for port, src in node.sources.items()]
     lines += ["", "routes:"]

@@ -30,7 +30,7 @@ from typing import Protocol
 import numpy as np
 
 from .graph import HOST, Endpoint, Graph, GraphError, GraphSpec, Route, build_graph
-from .inline import InlinePart, check_inline
+from .placement import InlinePart, check_placements
 from .latency import NodeTiming, StepCounts, latency_row, node_timing, period_samples, total_ms
 from .node import Aligner, Node
 from .ports import MISS_POLICIES, PLACEMENTS
@@ -72,7 +72,10 @@ class EngineStats:
 def parallel_graph(processors: list[Processor]) -> Graph:
     """The short form: every processor on the input, audio outputs on consecutive rows."""
     made = iter(processors)
-    graph = build_graph(GraphSpec.parallel([p.task for p in processors]), lambda spec: next(made))
+    spec = GraphSpec.parallel([p.task for p in processors])
+    fed = [(src, dst) for (src, dst), p in zip(spec.edges, processors)
+           if any(port.is_data for port in p.describe().inputs)]  # generators take no input
+    graph = build_graph(GraphSpec(spec.nodes, tuple(fed)), lambda ns: next(made))
     row = 1
     for node in graph.nodes:
         for port in node.desc.outputs:
@@ -124,8 +127,10 @@ class Engine:
         for n in self.nodes:
             if n.source is not None:
                 consumers.setdefault(n.source.node, []).append(n)
-        check_inline(self.nodes, consumers, {r.src.node for r in self.graph.routes if r.file is not None})
+        check_placements(self.nodes, consumers, {r.src.node for r in self.graph.routes if r.file is not None})
         self.inline: InlinePart | None = None
+        self._detached: set[str] = set()  # nodes another thread runs (inline, ahead)
+        self._deferred: dict[str, object] = {}  # node name → the part that applies its control
         self.sinks = list(sinks)
         self.control = control
         self.stats = EngineStats()
@@ -185,6 +190,8 @@ class Engine:
         self._plan = [(node, *self._source_of(node), [((node.name, p), a) for p, a in node.aligners.items()])
                       for node in self.nodes]
         self._silent_rows: list[tuple[int, int]] = []
+        self._detached = set()
+        self._deferred = {}
         self.inline = None
 
     def attach_inline(self) -> InlinePart | None:
@@ -193,15 +200,32 @@ class Engine:
 
         ``push`` then leaves the inline routes' output rows at zero for the callback to fill.
         """
-        inline = {n.name for n in self.nodes if n.placement == "inline"}
-        if not inline:
-            return None
-        rows = [r for r in self._out_rows if r[2][0] in inline]
-        self.inline = InlinePart([step for step in self._plan if step[0].name in inline], rows, self.host_rate)
-        self._plan = [step for step in self._plan if step[0].name not in inline]
-        self._out_rows = [r for r in self._out_rows if r[2][0] not in inline]
-        self._silent_rows = [(lo, hi) for lo, hi, _ in rows]
+        plan, rows = self._detach("inline")
+        self.inline = InlinePart(plan, rows, self.host_rate) if plan else None
+        if self.inline is not None:
+            self.defer_control(self.inline.nodes, self.inline)
         return self.inline
+
+    def detach_ahead(self) -> tuple[list, list]:
+        """Take the ahead nodes out of ``push`` (after ``prepare``; the live host runs them in
+        its own thread, ``hosts/ahead.py``): their plan steps and output rows."""
+        return self._detach("ahead")
+
+    def _detach(self, placement: str) -> tuple[list, list]:
+        names = {n.name for n in self.nodes if n.placement == placement}
+        plan = [step for step in self._plan if step[0].name in names]
+        rows = [r for r in self._out_rows if r[2][0] in names]
+        self._plan = [step for step in self._plan if step[0].name not in names]
+        self._out_rows = [r for r in self._out_rows if r[2][0] not in names]
+        self._silent_rows += [(lo, hi) for lo, hi, _ in rows]
+        self._detached |= names
+        return plan, rows
+
+    def defer_control(self, nodes: list[Node], part) -> None:
+        """Hand parameter changes of ``nodes`` to ``part.set_param(node, name, value)``, which
+        applies them on the thread that runs those nodes (the callback, the ahead thread)."""
+        for node in nodes:
+            self._deferred[node.name] = part
 
     def _source_of(self, node: Node) -> tuple[int, object]:
         """How ``push`` finds a node's input: (0, None) the block, (1, key) an aligned audio
@@ -215,11 +239,12 @@ class Engine:
 
     def reset(self) -> None:
         """Reset every node (buffers, resamplers, aligners, processors' state); nodes running in
-        the audio callback reset at the start of its next block."""
+        the audio callback reset at the start of its next block; ahead nodes (generators, on
+        their own thread) are not reset: they follow their own clock."""
         for node in self.nodes:
             if self.inline is not None and node in self.inline.nodes:
                 self.inline.reset_requested = True
-            else:
+            elif node.name not in self._detached:
                 node.reset()
 
     # -- push -----------------------------------------------------------------------------
@@ -357,10 +382,11 @@ class Engine:
         for node in matched:
             specs = {p.name: p for p in node.desc.params}
             v = specs[param].check(value) if param in specs else value
-            if self.inline is not None and node in self.inline.nodes:
+            part = self._deferred.get(node.name)
+            if part is not None:
                 if param not in specs:
                     raise KeyError(f"{node.name} has no parameter {param!r}")
-                self.inline.set_param(node, param, v)  # applied by the callback, between blocks
+                part.set_param(node, param, v)  # applied by the thread that runs the node
             else:
                 node.processor.set_param(param, v)
 

@@ -26,7 +26,7 @@ PORT_KINDS = ("audio", "tokens", "frames", "events")
 #: Result kinds of an events port; each has its OSC messages, JSONL fields and display row.
 RESULT_KINDS = ("pitch", "tags", "levels", "raw")
 #: Where a node runs: on the worker thread (default), in the audio callback (``inline``:
-#: callback-safe processors far cheaper than a block, ``core/inline.py``), or ahead of playback
+#: callback-safe processors far cheaper than a block, ``core/placement.py``), or ahead of playback
 #: in its own thread (generators; declared only, run on the worker for now).
 PLACEMENTS = ("worker", "inline", "ahead")
 #: What a late hop yields (see ``core/node.py``).

@@ -11,7 +11,7 @@ full input ring drops the block (counted, ``missed_blocks``); the worker replace
 silence so stream time stays exact. Output (``output=True``) is the engine's audio — the audio
 processors' outputs on consecutive channels, see ``Engine`` — or the dry input when no processor
 makes audio, delayed by ``output_latency_blocks`` host blocks (a fixed, declared latency; nodes
-placed ``inline`` run in the callback itself and skip that delay, ``core/inline.py``); frames
+placed ``inline`` run in the callback itself and skip that delay, ``core/placement.py``); frames
 the worker has not written in time play as silence and are counted (``late_blocks``) — the
 latency never drifts. A block the worker reaches after its deadline (default: when its output is
 already due) is not computed: each processor's miss policy answers for it and its hops are
@@ -42,6 +42,7 @@ import time
 import numpy as np
 
 from ..core.engine import Engine
+from .ahead import AheadPart
 from .devices import AudioDeviceError, StreamSettings, _sd, resolve_stream
 from .live_worker import TIMES, AudioSide, Worker, median_push_ms
 from .ring import DelayRing, InputRing
@@ -87,6 +88,8 @@ class LiveHost:
         ring_seconds: input ring capacity; the worker may fall this far behind before blocks are
             dropped (freewheeling JACK tests need the whole signal to fit).
         watchdog_seconds: no callback for this long (or the stream turned inactive) = device lost.
+        ahead_blocks: how many blocks ahead of playback the thread of ``ahead`` nodes (generators,
+            ``hosts/ahead.py``) keeps their output.
         output_latency_blocks: host blocks of slack the worker has to deliver output (≥ 1).
         deadline_ms: a block whose input is older than this when the worker reaches it is
             missed (miss policies apply). None: the output latency with ``output``, no deadline
@@ -99,7 +102,7 @@ class LiveHost:
     def __init__(self, device: int | str | None = None, block: int = 128, sample_rate: int | None = None,
                  channels: int = 1, output: bool = False, ring_seconds: float = 2.0,
                  watchdog_seconds: float = 2.0, output_latency_blocks: int = 2,
-                 deadline_ms: float | None = None, out_channels: int | None = None) -> None:
+                 deadline_ms: float | None = None, out_channels: int | None = None, ahead_blocks: int = 8) -> None:
         if not 16 <= block <= 8192:
             raise ValueError(f"block must be 16…8192 samples, got {block}")
         if out_channels is not None and out_channels < 1:
@@ -112,11 +115,15 @@ class LiveHost:
         self.device, self.block, self.sample_rate = device, block, sample_rate
         self.channels, self.output = channels, output
         self.out_channels = (out_channels or channels) if output else 0
+        if ahead_blocks < 1:
+            raise ValueError(f"ahead_blocks must be at least 1, got {ahead_blocks}")
+        self.ahead_blocks = ahead_blocks
         self.ring_seconds, self.watchdog_seconds = ring_seconds, watchdog_seconds
         self.output_latency_blocks = output_latency_blocks
         self.settings: StreamSettings | None = None
         self._side: AudioSide | None = None
         self._worker: Worker | None = None
+        self._ahead: AheadPart | None = None
         self._stream = None
         self._device_latency = (0.0, 0.0)
 
@@ -225,6 +232,13 @@ class LiveHost:
         self._side = AudioSide(in_ring, out_ring, latency, sd.CallbackStop)
         if self.output:  # nodes placed inline run in the callback, their rows skip the output ring
             self._side.inline = engine.attach_inline()
+        plan, rows = engine.detach_ahead()  # generators: their own thread, ahead of playback
+        if plan and self.output:
+            side = self._side
+            self._ahead = AheadPart(plan, rows, block, rate, ch, self.ahead_blocks * block,
+                                    lambda: side.in_ring.write_pos)
+            engine.defer_control(self._ahead.nodes, self._ahead)
+            self._side.ahead = self._ahead
         self._worker = Worker(self, engine, self._side, status_every, on_epoch, self.deadline_frames())
         self._started = time.perf_counter()
 
@@ -249,6 +263,8 @@ class LiveHost:
         latency = stream.latency
         self._device_latency = tuple(latency) if s.output else (float(latency), 0.0)
         self._worker.start()
+        if self._ahead is not None:
+            self._ahead.start()  # fills its lead before the first callback asks
         try:
             stream.start()
         except sd.PortAudioError as exc:
@@ -275,6 +291,9 @@ class LiveHost:
                     return "device_lost"
                 if sigterm.raised:
                     return "sigterm"
+                ahead = self._ahead
+                if ahead is not None and (ahead.error is not None or not ahead.is_alive()):
+                    return "worker_error"
                 if worker.error is not None or not worker.is_alive():
                     return "worker_error"
                 if stop is not None and stop():
@@ -283,7 +302,10 @@ class LiveHost:
             return "interrupt"
 
     def _drain(self, engine: Engine) -> None:
-        """Let the worker push what is left in the ring, then flush the engine's lanes."""
+        """Stop the ahead thread; let the worker push what is left in the ring, then flush."""
+        if self._ahead is not None:
+            self._ahead.halt.set()
+            self._ahead.join(SHUTDOWN_GUARD_S)
         self._worker.halt.set()
         self._worker.join()
         if self._worker.error is None:
@@ -325,6 +347,8 @@ class LiveHost:
         self._drain(engine)
         if self._worker.error is not None:
             raise self._worker.error
+        if self._ahead is not None and self._ahead.error is not None:
+            raise self._ahead.error
 
     def summary(self, reason: str) -> dict:
         """Counters of the run (also available mid-run)."""
@@ -344,6 +368,7 @@ class LiveHost:
             "output_underflows": int(side.flags[2]), "output_overflows": int(side.flags[3]),
             "missed_blocks": side.in_ring.dropped_writes, "missed_frames": side.in_ring.dropped_frames,
             "late_blocks": side.late_blocks, "nonfinite_samples": stats.nonfinite_samples,
+            "ahead_late_blocks": 0 if self._ahead is None else self._ahead.late_blocks,
             "events": stats.events, "pushes": worker.pushes,
             "compute_ms_p50": float(np.percentile(recent, 50)) if len(recent) else 0.0,
             "compute_ms_p99": float(np.percentile(recent, 99)) if len(recent) else 0.0,

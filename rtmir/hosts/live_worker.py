@@ -52,6 +52,7 @@ class AudioSide:
         self.capture_age_s = 0.0  # what the epoch subtracted: the first input sample's age
         self.times = np.zeros(TIMES)
         self.inline = None  # the engine's InlinePart: nodes run here, in the callback
+        self.ahead = None  # hosts.ahead.AheadPart: generated rows, copied here
 
     def duplex(self, indata, outdata, frames, time_info, status) -> None:
         if self.stopping:
@@ -63,6 +64,8 @@ class AudioSide:
             self.late_blocks += 1
         if self.inline is not None:  # [frames, C] buffers seen as [C, frames]: no copies
             self.inline.process(indata.T, outdata.T)
+        if self.ahead is not None:  # generators ran ahead: copy their rows at this position
+            self.ahead.read_into(pos, outdata)
 
     def capture(self, indata, frames, time_info, status) -> None:
         if self.stopping:

@@ -14,6 +14,7 @@ TASKS = {
     "yin": "YIN pitch (DSP baseline, numba); events f0_hz/voiced/confidence",
     "model": "any exported model given with --model, raw outputs as events",
     "delay": "DSP delay line, 100 samples (audio only; callback-safe: may be placed inline)",
+    "tone": "sine tone generator, 440 Hz at -12 dBFS (no input; may be placed ahead or inline)",
 }
 DEFAULT_TASK = "pitch"  # the shipped pitch-tcn; without it, --task pitch says "use --task yin"
 
@@ -35,6 +36,10 @@ def build_processor(task: str, model: str | None = None) -> Processor:
         from .delay import DelayProcessor
 
         return DelayProcessor()
+    if task == "tone":
+        from .tone import ToneProcessor
+
+        return ToneProcessor()
     if task == "model":
         if not model:
             raise UnknownTaskError("--task model needs --model NAME|PATH")

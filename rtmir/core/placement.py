@@ -1,4 +1,9 @@
-"""The inline placement: nodes far cheaper than a block, run inside the audio callback.
+"""Placements other than the worker: ``inline`` (in the audio callback) and ``ahead``.
+
+``ahead`` nodes are generators (no data input) that a thread of the live host runs ahead of
+playback (``hosts/ahead.py``); ``check_placements`` says which nodes may be placed where.
+
+The inline placement: nodes far cheaper than a block, run inside the audio callback.
 
     PortAudio callback:  indata ──► ring (worker) ...  outdata ◄── DelayRing (worker's audio)
                              └──► InlinePart.process(indata.T, outdata.T)  ── overwrites its rows
@@ -26,14 +31,26 @@ from .graph import GraphError
 from .node import Node
 
 
-def check_inline(nodes: list[Node], consumers: dict[str, list[Node]], routed_to_files: set[str]) -> None:
-    """Refuse inline nodes the callback cannot run.
+def check_placements(nodes: list[Node], consumers: dict[str, list[Node]], routed_to_files: set[str]) -> None:
+    """Refuse inline nodes the callback cannot run, and ahead nodes that are not generators.
+
+    An ahead node takes no data input (what it plays cannot depend on what has not been heard
+    yet), gives audio only, and only output routes (or files, in file runs) consume it.
 
     Raises:
+        GraphError: an ahead node with a data input, events or tokens, or consumers.
         GraphError: an inline node whose processor is not ``callback_safe`` (a model call, an
             allocation: never in the callback), with events or tokens, fed by a worker node,
             consumed by a worker node, or routed to a file.
     """
+    for n in nodes:
+        if n.placement != "ahead":
+            continue
+        if n.source is not None or any(p.kind != "audio" for p in n.desc.outputs):
+            raise GraphError(f"node {n.name}: placement ahead is for generators: no data input, audio out only")
+        if consumers.get(n.name):
+            raise GraphError(f"node {n.name}: an ahead node's audio can only be routed to outputs, not fed to "
+                             f"{', '.join(c.name for c in consumers[n.name])}")
     inline = {n.name for n in nodes if n.placement == "inline"}
     for n in nodes:
         if n.name not in inline:
