@@ -184,12 +184,14 @@ def test_realtime_inline_node_is_heard_an_output_ring_sooner(jack_server, record
         rec = recs[ch]
         expected = int(report[node]["audio_delay_samples"]) + ring + PERIOD  # + PortAudio's one block
         found = np.flatnonzero(rec.data > 0.5) + (rec.start_time - player.jack_time)
-        lags = sorted({int(f - a) for f in found for a in at if 0 <= f - a - expected + PERIOD < 4 * PERIOD})
+        each = [int(f - a) for f in found for a in at if 0 <= f - a - expected + PERIOD < 4 * PERIOD]
+        lags = sorted(set(each))
         record_property(f"inline_lags_{node}", lags)
         if summary["xruns"] == 0:
             assert lags == [expected], (node, lags)
-        else:  # a cycle JACK skipped for rtmir's client shifts later impulses in JACK time
-            assert expected in lags and min(lags) == expected, (node, lags)
+        else:  # a cycle JACK skipped moves an impulse by one period against the player (seen both ways)
+            assert all(abs(lag - expected) in (0, PERIOD) for lag in lags), (node, lags)
+            assert each.count(expected) > len(each) // 2, (node, each)
         assert len(found) >= len(at) // 2
     assert report["cb"]["audio_delay_samples"] == 11 + 7
 
