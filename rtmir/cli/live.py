@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 from ..core.engine import Engine
 from ..hosts.devices import AudioDeviceError
@@ -32,8 +31,11 @@ def run_live(args) -> int:
         for s in sinks:
             common.discard(s)
         raise
-    deadline = time.monotonic() + args.seconds if args.seconds else None
-    stop = (lambda: time.monotonic() >= deadline) if deadline else None
+
+    def streamed_enough() -> bool:  # seconds of audio streamed, not of wall time (opening excluded)
+        return host.settings is not None and host.frames_in >= args.seconds * host.settings.sample_rate
+
+    stop = streamed_enough if args.seconds else None
     try:
         summary = _run(host, engine, stop, common.epoch_setter(sinks), display)
     except DeviceLostError as exc:

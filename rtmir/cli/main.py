@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="input channels (default 1)")
     p.add_argument("--out-channels", type=int, metavar="N",
                    help="play the routed audio (or the dry input) on N output channels")
-    p.add_argument("--seconds", type=float, help="stop after this many seconds")
+    p.add_argument("--seconds", type=float, help="stop after this many seconds of audio")
     p.add_argument("--no-display", action="store_true", help="no terminal display")
     p.add_argument("--miss-policy", default="skip", metavar="P",
                    help="what a hop the worker is too late for yields: skip, hold or dry, or TASK=P,... (default skip)")
