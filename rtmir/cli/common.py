@@ -8,7 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..core.engine import Engine, parallel_graph
+from ..core.engine import Engine
+from ..core.graph import parallel_graph
 from ..core.graph import Graph, GraphError, GraphSpec, Route, build_graph
 from ..sinks.files import AudioFileSink, JsonlSink, OutputError
 from ..tasks.registry import DEFAULT_TASK, build_processor, make_node

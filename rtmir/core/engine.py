@@ -6,9 +6,9 @@
         ├─► node 2 (its source: node 1.audio) ─► ... ├─► sinks  routes: out rows · files (hosts)
         └─► ...                                      ┘
 
-``Engine(processors)`` is the short form (``--task a --task b``): parallel nodes on the input,
-named after their task (``yin``, ``yin_2`` …), audio outputs on consecutive output rows in
-order. ``Engine(graph)`` runs a ``core.graph.Graph``. Latency is computed once, in ``prepare``,
+``Engine(processors)`` is the short form (``--task a --task b``, ``graph.parallel_graph``):
+parallel nodes on the input, named after their task (``yin``, ``yin_2`` …), audio outputs on
+consecutive output rows in order. ``Engine(graph)`` runs a ``core.graph.Graph``. Latency is computed once, in ``prepare``,
 by ``core.latency``; ``latency_report`` and ``timings`` give it to hosts, the bench and display.
 
 The engine runs on whatever thread the host gives it (the file host's thread, the live host's
@@ -29,11 +29,11 @@ from typing import Protocol
 
 import numpy as np
 
-from .graph import HOST, Endpoint, Graph, GraphError, GraphSpec, Route, build_graph
+from .graph import HOST, Endpoint, Graph, GraphError, parallel_graph
 from .placement import InlinePart, check_placements
 from .latency import NodeTiming, StepCounts, latency_row, node_timing, period_samples, total_ms
-from .node import Aligner, Node
-from .ports import MISS_POLICIES, PLACEMENTS
+from .node import Aligner, Node, resolve_policies
+from .ports import PLACEMENTS
 from .processor import Event, Processor
 
 log = logging.getLogger(__name__)
@@ -69,22 +69,6 @@ class EngineStats:
     extra: dict = field(default_factory=dict)
 
 
-def parallel_graph(processors: list[Processor]) -> Graph:
-    """The short form: every processor on the input, audio outputs on consecutive rows."""
-    made = iter(processors)
-    spec = GraphSpec.parallel([p.task for p in processors])
-    fed = [(src, dst) for (src, dst), p in zip(spec.edges, processors)
-           if any(port.is_data for port in p.describe().inputs)]  # generators take no input
-    graph = build_graph(GraphSpec(spec.nodes, tuple(fed)), lambda ns: next(made))
-    row = 1
-    for node in graph.nodes:
-        for port in node.desc.outputs:
-            if port.kind == "audio":
-                graph.routes.append(Route(Endpoint(node.name, port.name), channel=row))
-                row += port.width or node.processor.output_channels or 1
-    return graph
-
-
 class Engine:
     """Run a graph (or processors side by side) on one input; deliver events, route audio.
 
@@ -113,7 +97,7 @@ class Engine:
             raise ValueError("an engine needs at least one processor")
         self.graph = processors if isinstance(processors, Graph) else parallel_graph(list(processors))
         self.processors = [n.processor for n in self.graph.nodes]
-        policies = _policies(miss_policy, self.graph)
+        policies = resolve_policies(miss_policy, self.graph)
         self.nodes = []
         for g, pol in zip(self.graph.nodes, policies):
             dl = g.spec.deadline_ms if g.spec.deadline_ms is not None else deadline_ms
@@ -163,7 +147,7 @@ class Engine:
                 width, units = host_channels, max_block
             else:
                 up = self._by_name[src.node]
-                width = up._width(up.desc.output(src.port))
+                width = up.width_of(up.desc.output(src.port))
                 units = up.max_steps if node.in_port.kind != "audio" else max_block
             node.prepare(host_rate, width, units)
         counts = StepCounts(host_rate, [period_samples(host_rate, n.rate, n.hop) for n in self.nodes
@@ -180,7 +164,7 @@ class Engine:
                             align, node.resampler_hold, host_rate)
             self.timings[node.name] = t
             node.t_offset_s = t.in_delay_s
-            node.aligners = {p.name: Aligner(node._width(p), node.rate, host_rate, t.alignment_samples, max_block,
+            node.aligners = {p.name: Aligner(node.width_of(p), node.rate, host_rate, t.alignment_samples, max_block,
                                              node.max_steps * node.hop)
                              for p in node.data_outputs if p.kind == "audio"}
         routes = [(r, self._by_name[r.src.node].aligners[r.src.port]) for r in self.graph.routes if r.channel]
@@ -397,25 +381,3 @@ def _by_t(e: Event) -> float:
 
 def _audio_width(node: Node) -> int:
     return sum(a.out.shape[0] for a in node.aligners.values())
-
-
-def _policies(miss_policy: str | dict[str, str], graph: Graph) -> list[str]:
-    """One policy per node from a name or a ``{task or node: policy}`` mapping."""
-    if isinstance(miss_policy, str):
-        if miss_policy not in MISS_POLICIES:
-            raise ValueError(f"unknown miss policy {miss_policy!r}: use one of {', '.join(MISS_POLICIES)}")
-        given: dict[str, str] = {}
-        default = miss_policy
-    else:
-        known = {n.name for n in graph.nodes} | {n.processor.task for n in graph.nodes}
-        unknown = sorted(set(miss_policy) - known)
-        if unknown:
-            raise ValueError(f"miss policy given for {unknown}, which no processor has (tasks: {sorted(known)})")
-        given, default = miss_policy, "skip"
-    out = []
-    for n in graph.nodes:
-        pol = n.spec.miss_policy or given.get(n.name) or given.get(n.processor.task) or default
-        if pol not in MISS_POLICIES:
-            raise ValueError(f"unknown miss policy {pol!r}: use one of {', '.join(MISS_POLICIES)}")
-        out.append(pol)
-    return out

@@ -25,6 +25,9 @@ A graph file::
   the port); ``file`` writes it to ``--out-dir`` as ``<port>.wav`` (``<node>_<port>.wav`` when two
   nodes share a port name), ``file:NAME.wav`` under that name.
 
+``parallel_graph(processors)`` is the short form already built: every processor on the input
+(generators, with no data input, on nothing), audio outputs on consecutive output channels.
+
 Checks (``GraphError``, one line naming both ends): unknown node or port, an edge between ports
 of different kinds, token/frame edges whose frame rates or widths differ, audio edges whose
 widths differ, an input fed twice, a required input fed by nothing, a cycle, a route from a port
@@ -352,3 +355,19 @@ def _route(text: str, where: str) -> Route:
     if dst.startswith("file:") and dst[5:] and "/" not in dst[5:] and not dst[5:].startswith("."):
         return Route(Endpoint.parse(src), file=dst[5:])
     raise GraphError(f"{where}: route {text!r}: send to out:N (N >= 1), file, or file:NAME.wav (a plain name)")
+
+
+def parallel_graph(processors: list[Processor]) -> Graph:
+    """The short form: every processor on the input, audio outputs on consecutive rows."""
+    made = iter(processors)
+    spec = GraphSpec.parallel([p.task for p in processors])
+    fed = [(src, dst) for (src, dst), p in zip(spec.edges, processors)
+           if any(port.is_data for port in p.describe().inputs)]  # generators take no input
+    graph = build_graph(GraphSpec(spec.nodes, tuple(fed)), lambda ns: next(made))
+    row = 1
+    for node in graph.nodes:
+        for port in node.desc.outputs:
+            if port.kind == "audio":
+                graph.routes.append(Route(Endpoint(node.name, port.name), channel=row))
+                row += port.width or node.processor.output_channels or 1
+    return graph

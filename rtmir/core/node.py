@@ -33,7 +33,7 @@ import numpy as np
 
 from .channels import channel_map, fit_channels, mean_into
 from .fifo import Fifo, shift_left
-from .graph import GraphNode
+from .graph import Graph, GraphNode
 from .ports import MISS_POLICIES, Port
 from .processor import Event, ProcessSpec
 from .resample import make_resampler
@@ -123,14 +123,15 @@ class Node:
         self._scratch = np.zeros(self._buf.shape[1], dtype)
         self.max_steps = max_steps
         self._units = {o.name: (self.hop if o.kind == "audio" else 1) for o in self.data_outputs}
-        self._out = {o.name: np.zeros((self._width(o), max_steps * self._units[o.name]), self._dtype(o))
+        self._out = {o.name: np.zeros((self.width_of(o), max_steps * self._units[o.name]), self._dtype(o))
                      for o in self.data_outputs}
-        self._last = {o.name: np.zeros((self._width(o), self._units[o.name]), self._dtype(o))
+        self._last = {o.name: np.zeros((self.width_of(o), self._units[o.name]), self._dtype(o))
                       for o in self.data_outputs}
         self._out_audio = self._out.get("audio")
         self.reset()
 
-    def _width(self, port: Port) -> int:
+    def width_of(self, port: Port) -> int:
+        """Rows of an output port's arrays (legacy audio processors: ``output_channels``)."""
         if port.name == "audio" and self._legacy_out:
             return self.processor.output_channels or port.width or 1
         return port.width or 1
@@ -324,3 +325,30 @@ class Aligner:
         out = self.out[:, :n]
         self.underruns += bool(self.fifo.pop_into(out))
         return out
+
+
+def resolve_policies(miss_policy: str | dict[str, str], graph: Graph) -> list[str]:
+    """One policy per node of ``graph`` from a name or a ``{task or node: policy}`` mapping; a
+    node's own ``miss_policy`` (graph file) wins.
+
+    Raises:
+        ValueError: an unknown policy, or a mapping key that names no node or task.
+    """
+    if isinstance(miss_policy, str):
+        if miss_policy not in MISS_POLICIES:
+            raise ValueError(f"unknown miss policy {miss_policy!r}: use one of {', '.join(MISS_POLICIES)}")
+        given: dict[str, str] = {}
+        default = miss_policy
+    else:
+        known = {n.name for n in graph.nodes} | {n.processor.task for n in graph.nodes}
+        unknown = sorted(set(miss_policy) - known)
+        if unknown:
+            raise ValueError(f"miss policy given for {unknown}, which no processor has (tasks: {sorted(known)})")
+        given, default = miss_policy, "skip"
+    out = []
+    for n in graph.nodes:
+        pol = n.spec.miss_policy or given.get(n.name) or given.get(n.processor.task) or default
+        if pol not in MISS_POLICIES:
+            raise ValueError(f"unknown miss policy {pol!r}: use one of {', '.join(MISS_POLICIES)}")
+        out.append(pol)
+    return out

@@ -250,7 +250,7 @@ def test_parse_destination_refuses(text):
 def test_addresses_are_per_node_and_the_first_node_of_a_kind_keeps_the_short_ones():
     """pitch and yin both emit pitch results: the first keeps /rtmir/pitch, yin gets its own."""
     from graph_nodes import Stems
-    from rtmir.core.engine import parallel_graph
+    from rtmir.core.graph import parallel_graph
     from rtmir.tasks.yin import YinProcessor
 
     g = parallel_graph([YinProcessor(), YinProcessor(), Stems()])
