@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import signal
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from ..core.channels import ChannelError
 from ..core.node import RateError
 from ..hosts.devices import AudioDeviceError
 from ..hosts.file_host import AudioFileError, FileHost
+from ..hosts.sigterm import SigtermFlag
 from ..session import ModelError
 from ..sinks.files import OutputError
 from ..sinks.osc_format import OscError
@@ -42,20 +42,6 @@ def run(args) -> int:
     return handler(args)
 
 
-def _stop_flag():
-    """A callable that turns True after SIGTERM (installed on the main thread only)."""
-    stopped = {"flag": False}
-
-    def on_term(signum, frame):
-        stopped["flag"] = True
-
-    try:
-        signal.signal(signal.SIGTERM, on_term)
-    except ValueError:
-        pass  # not the main thread: no handler
-    return lambda: stopped["flag"]
-
-
 def stream_file(args, path: Path, realtime: bool) -> int:
     check_block(args.block)
     host = FileHost(path, block=args.block, realtime=realtime)  # probes the file first
@@ -72,7 +58,8 @@ def stream_file(args, path: Path, realtime: bool) -> int:
         raise
     engine.add_sinks(sinks + [sink for *_, sink in audio])
     try:
-        summary = host.run(engine, stop=_stop_flag(), on_epoch=epoch_setter(sinks), audio_files=audio)
+        with SigtermFlag() as sigterm:  # SIGTERM stops the stream; outputs are closed, not lost
+            summary = host.run(engine, stop=lambda: sigterm.raised, on_epoch=epoch_setter(sinks), audio_files=audio)
     finally:
         engine.close()
     _report(summary, engine)

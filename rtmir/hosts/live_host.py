@@ -34,9 +34,7 @@ from __future__ import annotations
 import atexit
 import faulthandler
 import logging
-import signal
 import sys
-import threading
 import time
 
 import numpy as np
@@ -46,6 +44,7 @@ from .ahead import AheadPart
 from .devices import AudioDeviceError, StreamSettings, _sd, resolve_stream
 from .live_worker import TIMES, AudioSide, Worker, median_push_ms
 from .ring import DelayRing, InputRing
+from .sigterm import SigtermFlag
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +204,7 @@ class LiveHost:
         old_switch = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         try:
-            with _SigtermFlag() as sigterm:
+            with SigtermFlag() as sigterm:
                 reason = self._supervise(stream, stop, sigterm)
         except Exception:  # e.g. from ``stop()``: close the stream, then let it through
             self._shutdown(stream, engine)
@@ -276,7 +275,7 @@ class LiveHost:
                  s.channels, s.output)
         return stream
 
-    def _supervise(self, stream, stop, sigterm: "_SigtermFlag") -> str:
+    def _supervise(self, stream, stop, sigterm: SigtermFlag) -> str:
         """Main-thread loop: returns why the run ends."""
         side, worker = self._side, self._worker
         seen, seen_at = -1, time.perf_counter()
@@ -386,23 +385,3 @@ class LiveHost:
                                            / s.sample_rate) if self.output else None,
             "timetag_epoch": side.epoch,
         }
-
-
-class _SigtermFlag:
-    """Within ``with``: SIGTERM sets ``raised`` instead of killing (main thread only)."""
-
-    def __init__(self) -> None:
-        self.raised = False
-        self._old = None
-
-    def __enter__(self) -> "_SigtermFlag":
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGTERM, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.raised = True
-
-    def __exit__(self, *exc) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +136,21 @@ def test_wheel_ships_the_demo_clip_and_the_zoo(tmp_path):
     shipped = {p.name for p in (root / "rtmir" / "zoo").glob("*.onnx")}
     assert shipped <= {Path(n).name for n in names}
     assert not any(n.startswith(("models/", "export/", "training/", "tests/")) for n in names)
+
+
+def test_sigterm_stops_a_paced_stream_with_its_outputs_complete(tmp_path):
+    sr = 16000
+    src = tmp_path / "long.wav"
+    sf.write(src, (0.5 * np.sin(2 * np.pi * 440 * np.arange(20 * sr) / sr)).astype(np.float32), sr)
+    out = tmp_path / "e.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "rtmir", "stream", str(src), "--task", "yin", "--realtime",
+                             "--block", "256", "--jsonl", str(out)], stderr=subprocess.PIPE, text=True)
+    part = tmp_path / "e.jsonl.part"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (part.exists() and part.stat().st_size > 1000):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]  # renamed into place, whole lines
+    assert 5 < len(rows) < 1000 and not part.exists()  # stopped early: 20 s would be ~2000 YIN hops
