@@ -12,18 +12,13 @@ Event times come from the processor's own sample counter, so they do not depend 
 block sizes. Audio processors get their output delayed by ``hop_size - 1`` samples, the least
 that always works: after a push of ``n`` samples at least ``n - (hop - 1)`` new output samples
 exist, so an output FIFO primed with ``hop - 1`` zeros always holds a whole block
-(``audio_latency_samples``; 0 for hop 1).
-
-Missed hops (``miss``): when the live host is behind its deadline, the adapter consumes a block
-without running the processor. The sample clock advances exactly as if the hops had run (event
-times stay exact), and the audio output of those hops is filled by the caller's miss policy: silence
-(``skip``), the dry input (``dry``) or the last computed hop repeated (``hold``).
+(``audio_latency_samples``; 0 for hop 1). Inside a graph the nodes do this (``core/node.py``,
+with miss policies and deadlines); the adapter serves ``Chain`` and library callers.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .channels import fit_channels
 from .fifo import shift_left
 from .processor import Event, ProcessSpec, Processor
 
@@ -44,8 +39,6 @@ class BlockAdapter:
         self._t0 = 0
         self._out_fifo: np.ndarray | None = None
         self._out_fill = 0
-        self._last_hop: np.ndarray | None = None
-        self._have_last_hop = False
         self.max_chunk_samples = 0
 
     @property
@@ -81,7 +74,6 @@ class BlockAdapter:
         if n_out:
             self._chunk_out = np.zeros((n_out, self.max_chunk_samples), np.float32)
             self._out_fifo = np.zeros((n_out, capacity + self.max_chunk_samples + hop), np.float32)
-            self._last_hop = np.zeros((n_out, hop), np.float32)
         self.reset()
 
     def reset(self) -> None:
@@ -91,7 +83,6 @@ class BlockAdapter:
         if self._out_fifo is not None:
             self._out_fifo.fill(0)
             self._out_fill = self.processor.hop_size - 1
-            self._have_last_hop = False
         self.processor.reset()
 
     def push(self, block: np.ndarray, out: np.ndarray | None = None) -> list[Event]:
@@ -131,59 +122,10 @@ class BlockAdapter:
                 events.extend(self.processor.process(chunk, self._t0, produced))
                 self._out_fifo[:, self._out_fill:self._out_fill + ready] = produced
                 self._out_fill += ready
-                self._last_hop[:] = produced[:, ready - hop:ready]
-                self._have_last_hop = True
             self._t0 += ready
             start += ready
         if start:
             self._fill = shift_left(self._buf, start, self._fill, self._scratch)
-
-    def miss(self, block: np.ndarray, out: np.ndarray | None = None, fill: str = "skip") -> tuple[int, int]:
-        """Consume a block *without* running the processor (the host missed its deadline).
-
-        Whole hops completed by this block advance the sample clock as ``push`` would, so later
-        event times stay exact; partial-hop samples stay buffered for the next push. Audio for
-        the missed hops goes into the output FIFO at the place the processor's output would:
-        zeros (``"skip"``), the hop's input (``"dry"``: channels copied, averaged to mono or
-        repeated from mono to fit) or the last computed hop again (``"hold"``; zeros before any).
-
-        Args:
-            block: ``[channels, n]`` float32.
-            out: ``[output_channels, n]`` (audio processors), delayed like ``push``'s.
-            fill: "skip", "dry" or "hold".
-
-        Returns:
-            ``(t0, hops)``: sample index of the first missed hop and how many hops were missed.
-        """
-        first_t0, hops = self._t0, 0
-        n, pos = block.shape[1], 0
-        while pos < n:
-            take = min(n - pos, self._buf.shape[1] - self._fill)
-            self._buf[:, self._fill:self._fill + take] = block[:, pos:pos + take]
-            self._fill += take
-            pos += take
-            hops += self._drop_ready(fill)
-        if out is not None:
-            self._pop_audio(out)
-        return first_t0, hops
-
-    def _drop_ready(self, fill: str) -> int:
-        hop = self.processor.hop_size
-        whole = (self._fill // hop) * hop
-        if not whole:
-            return 0
-        if self._out_fifo is not None:
-            dst = self._out_fifo[:, self._out_fill:self._out_fill + whole]
-            if fill == "dry":
-                fit_channels(self._buf[:, :whole], dst)
-            elif fill == "hold" and self._have_last_hop:
-                dst.reshape(dst.shape[0], -1, hop)[:] = self._last_hop[:, None, :]
-            else:
-                dst.fill(0.0)
-            self._out_fill += whole
-        self._t0 += whole
-        self._fill = shift_left(self._buf, whole, self._fill, self._scratch)
-        return whole // hop
 
     def _pop_audio(self, out: np.ndarray) -> None:
         n = out.shape[1]
