@@ -6,6 +6,7 @@
 
 This is the figure the graph issue asks for ("µs per push, p50/p99", before and after the
 hot-path work); ``rtmir bench --overhead`` prints it and records it in the JSON document.
+On a checkout without that option, call ``engine_overhead()`` directly (docs/BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -75,9 +76,3 @@ def engine_overhead(block: int = 64, sample_rate: int = 48000, seconds: float = 
     p50, p99 = np.percentile(us, [50, 99])
     return {"block": block, "sample_rate": sample_rate, "nodes": len(engine.processors), "pushes": int(us.size),
             "p50_us": float(p50), "p99_us": float(p99), "max_us": float(us.max()), "mean_us": float(us.mean())}
-
-
-if __name__ == "__main__":  # python -m rtmir.bench.overhead: the figure alone
-    import json
-
-    print(json.dumps(engine_overhead(), indent=1))
