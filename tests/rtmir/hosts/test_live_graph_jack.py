@@ -35,6 +35,37 @@ def graph(spec: dict, **make):
     return build_graph(GraphSpec.from_dict(spec), lambda ns: make[ns.task]())
 
 
+def play_and_record(host: LiveHost, engine: Engine, signal: np.ndarray, frames: int, freewheel: bool = False):
+    """Run ``engine`` live, play ``signal`` into rtmir's input and record its first two outputs
+    (``frames`` each) from the same JACK cycle on; returns ``(player, recorders, result)``."""
+    thread, stop, result = run_in_thread(host, engine)
+    player = Player(signal, host)
+    recs = [Recorder(frames, name=f"rtmir_rec{ch}") for ch in (0, 1)]
+    try:
+        for c in [player.client] + [r.client for r in recs]:
+            c.activate()
+        wait_for(lambda: host.frames_in > 10 * PERIOD or "error" in result, 10, "first callbacks")
+        player.wire_to_rtmir()
+        for ch, rec in enumerate(recs):
+            rec.wire_from_rtmir(ch)
+        if freewheel:
+            player.set_freewheel(True)
+        player.armed = True
+        for rec in recs:
+            rec.start_time = -1
+        wait_for(lambda: all(r.pos >= len(r.data) - PERIOD for r in recs), 60, "the recordings")
+    finally:
+        if player.freewheel_on:
+            player.set_freewheel(False)
+        stop.set()
+        thread.join(15)
+        for c in [player.client] + [r.client for r in recs]:
+            c.deactivate()
+            c.close()
+    assert "error" not in result, result.get("error")
+    return player, recs, result
+
+
 def test_freewheel_impulses_through_every_path_arrive_at_the_reported_sample(jack_server, record_property):
     """input → a (48 kHz) → b (24 kHz) → out 1; input → c → out 2; a → clicks (events)."""
     g = graph({"nodes": {"a": {"task": "a"}, "b": {"task": "b"}, "c": {"task": "c"}, "k": {"task": "k"}},
@@ -51,31 +82,8 @@ def test_freewheel_impulses_through_every_path_arrive_at_the_reported_sample(jac
     ring_blocks = math.ceil(6 * seconds * RATE / PERIOD)
     host = LiveHost(block=PERIOD, output=True, out_channels=2, output_latency_blocks=ring_blocks,
                     ring_seconds=8 * seconds + 4.0, watchdog_seconds=5.0, deadline_ms=math.inf)
-    thread, stop, result = run_in_thread(host, engine)
-    player = Player(signal, host)
     frames = len(signal) + (ring_blocks + 4) * PERIOD + RATE // 4
-    recs = [Recorder(frames, name=f"rtmir_rec{ch}") for ch in (0, 1)]
-    try:
-        for c in [player.client] + [r.client for r in recs]:
-            c.activate()
-        wait_for(lambda: host.frames_in > 10 * PERIOD or "error" in result, 10, "first callbacks")
-        player.wire_to_rtmir()
-        for ch, rec in enumerate(recs):
-            rec.wire_from_rtmir(ch)
-        player.set_freewheel(True)
-        player.armed = True
-        for rec in recs:
-            rec.start_time = -1
-        wait_for(lambda: all(r.pos >= len(r.data) - PERIOD for r in recs), 60, "the recordings")
-    finally:
-        if player.freewheel_on:
-            player.set_freewheel(False)
-        stop.set()
-        thread.join(15)
-        for c in [player.client] + [r.client for r in recs]:
-            c.deactivate()
-            c.close()
-    assert "error" not in result, result.get("error")
+    player, recs, result = play_and_record(host, engine, signal, frames, freewheel=True)
     report = {r["processor"]: r for r in engine.latency_report()}
     fixed = (ring_blocks + 1) * PERIOD  # the output ring, then PortAudio's one block (PLATFORM.md)
     for ch, node in ((0, "b"), (1, "c")):
@@ -157,27 +165,7 @@ def test_realtime_inline_node_is_heard_an_output_ring_sooner(jack_server, record
     signal = np.zeros(2 * RATE, np.float32)
     at = np.arange(1000, len(signal) - 2000, RATE // 10)
     signal[at] = 1.0
-    thread, stop, result = run_in_thread(host, engine)
-    player = Player(signal, host)
-    recs = [Recorder(len(signal) + RATE // 2, name=f"rtmir_rec{ch}") for ch in (0, 1)]
-    try:
-        for c in [player.client] + [r.client for r in recs]:
-            c.activate()
-        wait_for(lambda: host.frames_in > 10 * PERIOD or "error" in result, 10, "first callbacks")
-        player.wire_to_rtmir()
-        for ch, rec in enumerate(recs):
-            rec.wire_from_rtmir(ch)
-        player.armed = True
-        for rec in recs:
-            rec.start_time = -1
-        wait_for(lambda: all(r.pos >= len(r.data) - PERIOD for r in recs), 20, "the recordings")
-    finally:
-        stop.set()
-        thread.join(15)
-        for c in [player.client] + [r.client for r in recs]:
-            c.deactivate()
-            c.close()
-    assert "error" not in result, result.get("error")
+    player, recs, result = play_and_record(host, engine, signal, len(signal) + RATE // 2)
     report = {r["processor"]: r for r in engine.latency_report()}
     summary = result["summary"]
     for ch, node, ring in ((0, "cb", 0), (1, "wk", 2 * PERIOD)):
