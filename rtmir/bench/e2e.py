@@ -19,9 +19,12 @@
     by the capture latency PortAudio reports for the first input sample (``capture_latency_ms``:
     one period on the dummy driver's ``system:capture`` ports, which the stream is wired to when it
     starts); the player feeds rtmir directly, with no capture stage, so its audio is that much
-    *younger* and ``timetag_minus_player_ms`` ≈ −``capture_latency_ms``. ``timetag_residual_ms``
-    is the difference once that is added back. For pitch events the onset latency (burst start →
-    first voiced event's arrival) is reported too.
+    *younger* and ``timetag_minus_player_ms`` ≈ −``capture_latency_ms``. Stream time counts the
+    frames the callback was given, so each JACK cycle rtmir's client did not run (a loaded
+    machine) makes later timetags one period early: the player measures that as
+    ``stream_slip_ms`` (``Player.slip_at``), the audio's JACK frame above includes it, and
+    ``timetag_residual_ms`` is what is left once capture latency and slip are added back. For pitch
+    events the onset latency (burst start → first voiced event's arrival) is reported too.
 
 Both report xruns, missed hops (and each processor's miss policy) and the callback intervals of
 the run. Nothing here is real-time code; it drives and observes the real-time parts.
@@ -246,15 +249,19 @@ def _event_figures(receiver: OscReceiver, host: LiveHost, player: Player, onsets
     def wall(jack_frame):  # local interpolation: follows the dummy driver's stalls
         return np.interp(jack_frame, f[:, 0], f[:, 1], left=np.nan, right=np.nan)
 
-    def jack_frame(timetag):  # timetag = epoch + stream frame / rate
-        return player.jack_time + (timetag - host.timetag_epoch) * rate - player.start_frame
+    def jack_frame(timetag):  # timetag = epoch + stream frame / rate; + the cycles rtmir never ran
+        stream = np.round((timetag - host.timetag_epoch) * rate).astype(np.int64)
+        return player.jack_time + stream - player.start_frame + player.slip_at(stream)
 
     tags = np.array([m[0] for m in msgs])
     arrivals = np.array([m[3] for m in msgs])
     audio_wall = wall(jack_frame(tags)) if len(msgs) else np.zeros(0)
     ok = np.isfinite(audio_wall)
     on_wall = wall(player.jack_time + onsets)
-    on_tag = host.timetag_epoch + (player.start_frame + onsets) / rate
+    on_stream = player.start_frame + onsets
+    on_slip = player.slip_at(on_stream)  # the onset reached the stream this much earlier
+    on_tag = host.timetag_epoch + (on_stream - on_slip) / rate  # the timetag rtmir gave it
+    slip_ms = 1000.0 * player.slip_at(np.round((tags - host.timetag_epoch) * rate).astype(np.int64)) / rate
     slope = np.polyfit(f[:, 0] - f[0, 0], f[:, 1] - f[0, 1], 1)[0]
     return {"mode": "realtime", "block": cfg.block, "events": len(msgs), "bursts": int(len(onsets)),
             "kernel_arrival_stamps": receiver.kernel_stamps,
@@ -262,7 +269,9 @@ def _event_figures(receiver: OscReceiver, host: LiveHost, player: Player, onsets
             "arrival_minus_timetag_ms": _stats_ms(1000.0 * (arrivals - tags)),
             "timetag_minus_player_ms": _stats_ms(1000.0 * (on_tag - on_wall)[np.isfinite(on_wall)]),
             "capture_latency_ms": 1000.0 * host.capture_age_s,
-            "timetag_residual_ms": _stats_ms(1000.0 * (on_tag - on_wall + host.capture_age_s)[np.isfinite(on_wall)]),
+            "stream_slip_ms": _stats_ms(slip_ms),
+            "timetag_residual_ms": _stats_ms(1000.0 * (on_tag - on_wall + host.capture_age_s + on_slip / rate)
+                                             [np.isfinite(on_wall)]),
             "onset_to_first_voiced_ms": _stats_ms(_onset_ms(msgs, on_wall)),
             "jack_clock_ppm": 1e6 * (slope * rate - 1.0)}
 

@@ -200,7 +200,9 @@ class Player:
     no latency) reaches rtmir's stream at frame ``start_frame + j``. In freewheel JACK runs the
     graph in order and waits for it, so ``start_frame`` is exact there. Every cycle also stamps
     ``(last_frame_time, time.time())`` into ``cycle_frames``/``cycle_walls`` (``cycles`` used):
-    the wall time at which that cycle's audio came to exist in the graph.
+    the wall time at which that cycle's audio came to exist in the graph, and rtmir's
+    ``frames_in`` then into ``cycle_stream``, from which ``slip_at`` measures how far rtmir's stream
+    time has fallen behind JACK time (cycles its callback never ran for; see ``slip_at``).
 
     Args:
         signal: mono float32 samples.
@@ -220,7 +222,9 @@ class Player:
         self.freewheel_on = False
         self.cycle_frames = np.zeros(1 << 16)
         self.cycle_walls = np.zeros(1 << 16)
+        self.cycle_stream = np.zeros(1 << 16, np.int64)
         self.cycles = 0
+        self.arm_cycle: int | None = None
         self.client.set_process_callback(self._process)
         self.client.set_freewheel_callback(self._freewheel)
 
@@ -233,6 +237,7 @@ class Player:
         if i < len(self.cycle_frames):
             self.cycle_walls[i] = time.time()
             self.cycle_frames[i] = self.client.last_frame_time
+            self.cycle_stream[i] = self.host.frames_in
             self.cycles = i + 1
         buf = self.port.get_array()
         if not self.armed or self.done:
@@ -241,12 +246,35 @@ class Player:
         if self.start_frame is None:
             self.start_frame = self.host.frames_in
             self.jack_time = self.client.last_frame_time
+            self.arm_cycle = i
         # index by JACK time, not by cycles seen: a missed cycle must not shift the signal
         self.pos = self.client.last_frame_time - self.jack_time
         chunk = self.signal[self.pos:self.pos + frames]
         buf[:len(chunk)] = chunk
         buf[len(chunk):] = 0.0
         self.done = self.pos + frames >= len(self.signal)
+
+    def slip_at(self, stream_frames) -> np.ndarray:
+        """Frames rtmir's stream time had fallen behind JACK time, since the player started, when
+        rtmir's stream reached each of ``stream_frames`` (array-like of ints; ``[n]`` int64).
+
+        Stream time counts the frames the callback was given; a JACK cycle in which rtmir's client
+        did not run (a loaded machine) is never delivered, so later audio reaches the stream a
+        period earlier in stream frames than ``start_frame + j`` says. Per player cycle,
+        ``last_frame_time − frames_in`` grows by a period for each such cycle, and by a period
+        *transiently* while rtmir runs a cycle late; the suffix minimum keeps only what persists.
+        Relative to the arm cycle's ``jack_time − start_frame`` (so ``−period`` from the start when
+        rtmir ran that cycle late); zero before the player started and while nothing was lost.
+        """
+        x = np.asarray(stream_frames, np.int64)
+        if self.arm_cycle is None or self.cycles <= self.arm_cycle:
+            return np.zeros(x.shape, np.int64)
+        a, n = self.arm_cycle, min(self.cycles, len(self.cycle_frames))
+        offset = self.cycle_frames[a:n].astype(np.int64) - self.cycle_stream[a:n]
+        lasting = np.minimum.accumulate(offset[::-1])[::-1]
+        slip = lasting - offset[0]
+        i = np.searchsorted(self.cycle_stream[a:n], x, side="right") - 1
+        return np.where(i >= 0, slip[np.clip(i, 0, None)], 0)
 
     def wire_to_rtmir(self) -> None:
         """Replace PortAudio's auto-connection to system:capture_* by player → rtmir's first input."""

@@ -62,6 +62,8 @@ def e2e_text(e2e: dict | None) -> str:
                    f"(std {t.get('std', 0):.2f})"
                    + (f", of which the capture latency the timetags account for {-ev['capture_latency_ms']:+.2f} ms "
                       f"(residual {ev['timetag_residual_ms'].get('mean', 0):+.2f} ms)" if "capture_latency_ms" in ev else "")
+                   + (f"; stream time behind JACK time by up to {ev['stream_slip_ms']['max']:.2f} ms (cycles rtmir "
+                      f"was not run for)" if ev.get("stream_slip_ms", {}).get("max") else "")
                    + f"; JACK clock vs wall {ev['jack_clock_ppm']:+.0f} ppm."
                    + (f" Burst onset → first voiced event arrival: p50 {o['p50']:.2f} ms, std {o['std']:.2f} ms "
                       f"({o['count']}/{ev['bursts']} bursts)." if o.get("count") else "")
