@@ -314,9 +314,10 @@ class Recorder:
         if self.start_time == -1:
             self.start_time = self.client.last_frame_time
         pos = self.client.last_frame_time - self.start_time
-        if pos + frames <= len(self.data):
-            self.data[pos:pos + frames] = self.port.get_array()
-            self.pos = pos + frames
+        if pos < len(self.data):  # the part that fits: a cycle skipped near the end must not stall it
+            n = min(frames, len(self.data) - pos)
+            self.data[pos:pos + n] = self.port.get_array()[:n]
+            self.pos = pos + n
 
     def wire_from_rtmir(self, channel: int = 0) -> None:
         """Connect rtmir's output port ``channel`` to this recorder."""
