@@ -124,12 +124,14 @@ def impulse_lags(rec, player, at: np.ndarray, lo: int, hi: int, path_frames: int
 
 
 def assert_fixed_lag(each: list, net: list, expected: int, xruns: int, what="") -> None:
-    """Every impulse back at exactly ``expected`` samples; when the run had xruns, one period either
-    way is allowed (a cycle rtmir's client ran late) once the measured slip is taken out of each
-    (``net``: one period later per cycle the client was not run for while the impulse was inside
-    it — [384, 512, 640] with 384 expected, once in CI), and most must still be exact."""
+    """Every impulse back at exactly ``expected`` samples. When the run had xruns, the measured slip
+    is taken out of each (``net``: one period later per cycle rtmir's client was not run for while
+    the impulse was inside it — [384, 512, 640] with 384 expected, once in CI) and whole periods
+    either way are allowed around cycles it ran late (up to two, seen under a loaded machine); a
+    lag off by anything but whole periods fails, and most must still be exact."""
     if xruns == 0:
         assert sorted(set(each)) == [expected], (what, sorted(set(each)))
     else:
-        assert all(abs(lag - expected) in (0, PERIOD) for lag in net), (what, each, net)
+        assert all((lag - expected) % PERIOD == 0 and abs(lag - expected) <= 2 * PERIOD for lag in net), \
+            (what, each, net)
         assert net.count(expected) > len(net) // 2, (what, each, net)

@@ -108,8 +108,9 @@ def _e2e(ax, doc: dict) -> None:
     ax.legend(fontsize=7)
 
 
-def write_plot(doc: dict, path: str | Path) -> Path:
-    """Draw the four panels of ``doc`` (a bench JSON document) into the PNG ``path``."""
+def write_plot(doc: dict, path) -> None:
+    """Draw the four panels of ``doc`` (a bench JSON document) into the PNG ``path`` (a path or a
+    binary file object)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -124,9 +125,8 @@ def write_plot(doc: dict, path: str | Path) -> Path:
     fig.suptitle(f"rtmir bench — {', '.join(doc['meta']['processors'])} @ {doc['meta']['sample_rate']} Hz "
                  f"(load {doc['meta']['load_average_1min']:.1f})")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, format="png")
     plt.close(fig)
-    return Path(path)
 
 
 def main() -> None:

@@ -15,16 +15,17 @@ from ..core.graph import GraphError
 from ..core.channels import ChannelError
 from ..core.node import RateError
 from ..hosts.devices import AudioDeviceError
-from ..hosts.file_host import AudioFileError, FileHost
-from ..hosts.sigterm import SigtermFlag
+from ..hosts.file_host import AudioFileError, FileHost, truncation_warning
+from ..hosts.stop_signals import StopSignals
 from ..session import ModelError
-from ..sinks.files import OutputError
+from ..sinks.output_path import OutputError, OutputPlan, PartFile
 from ..sinks.osc_format import OscError
 from ..tasks.registry import UnknownTaskError
 from . import live
 from .common import (DeviceLost, UsageError, audio_file_sinks, build_control, build_graph_from_args,  # noqa: F401
-                     build_processors, build_sinks, check_block, discard, epoch_setter, make_engine,
-                     parse_miss_policy)
+                     check_tasks,
+                     build_processors, build_sinks, check_block, check_ports, discard, epoch_setter,
+                     make_engine, output_plan, parse_miss_policy, stopped_by)
 
 log = logging.getLogger("rtmir")
 DEMO_CLIP = Path(__file__).resolve().parent.parent / "data" / "demo.flac"
@@ -44,13 +45,15 @@ def run(args) -> int:
 
 def stream_file(args, path: Path, realtime: bool) -> int:
     check_block(args.block)
+    check_ports(args)
     host = FileHost(path, block=args.block, realtime=realtime)  # probes the file first
     graph = build_graph_from_args(args, files=bool(args.out_dir))
     engine = Engine(graph)  # checks the whole graph before any output is opened
-    sinks = build_sinks(args, None)
+    plan = output_plan(args, inputs=(path,))  # every output checked before one is opened
+    sinks = build_sinks(args, None, plan)
     audio: list = []
     try:
-        audio = audio_file_sinks(graph, args.out_dir, host.info.sample_rate, inputs=(path,))
+        audio = audio_file_sinks(graph, args.out_dir, host.info.sample_rate, plan)
         engine.control = build_control(args)
     except Exception:
         for s in sinks + [sink for *_, sink in audio]:
@@ -58,12 +61,12 @@ def stream_file(args, path: Path, realtime: bool) -> int:
         raise
     engine.add_sinks(sinks + [sink for *_, sink in audio])
     try:
-        with SigtermFlag() as sigterm:  # SIGTERM stops the stream; outputs are closed, not lost
-            summary = host.run(engine, stop=lambda: sigterm.raised, on_epoch=epoch_setter(sinks), audio_files=audio)
+        with StopSignals() as signals:  # SIGINT/SIGTERM/SIGHUP stop the stream; outputs are closed, not lost
+            summary = host.run(engine, stop=lambda: signals.raised, on_epoch=epoch_setter(sinks), audio_files=audio)
     finally:
         engine.close()
     _report(summary, engine)
-    return 0
+    return stopped_by(signals.signum)
 
 
 def _report(summary: dict, engine: Engine) -> None:
@@ -72,6 +75,8 @@ def _report(summary: dict, engine: Engine) -> None:
         f"in {summary['wall_seconds']:.2f} s (real-time factor {summary['realtime_factor']:.3f})",
         file=sys.stderr,
     )
+    if (line := truncation_warning(summary)):
+        print(line, file=sys.stderr)
     if summary["nonfinite_samples"]:
         print(f"rtmir: warning: replaced {summary['nonfinite_samples']} non-finite samples (NaN/Inf) with 0",
               file=sys.stderr)
@@ -120,6 +125,7 @@ def cmd_bench(args) -> int:
     for b in blocks:
         check_block(b)
     _check_bench_args(args)
+    check_tasks(args)
     policy = parse_miss_policy(args.miss_policy)
     make_engine(build_processors(args), [], miss_policy=policy, placement=args.placement)  # bad input fails here
     cfg = BenchConfig(blocks=blocks, sample_rate=args.sample_rate, seconds=args.seconds, e2e=args.e2e,
@@ -127,17 +133,40 @@ def cmd_bench(args) -> int:
                       load_seconds=args.load_seconds, miss_policy=policy, deadline_ms=args.deadline_ms,
                       overhead=args.overhead, placement=args.placement,
                       command="rtmir " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
-    doc = run_bench(lambda: build_processors(args), cfg)
-    from ..bench.text import summary_text
+    outputs = _open_bench_outputs(args)  # checked and created before the bench runs
+    try:
+        doc = run_bench(lambda: build_processors(args), cfg)
+        from ..bench.text import summary_text
 
-    print(summary_text(doc))
-    if args.json:
-        Path(args.json).write_text(json.dumps(doc, indent=1))
-    if args.plot:
-        from ..bench.plot import write_plot
+        print(summary_text(doc))
+        if "json" in outputs:
+            outputs["json"].file.write(json.dumps(doc, indent=1))
+        if "plot" in outputs:
+            from ..bench.plot import write_plot
 
-        write_plot(doc, args.plot)
+            write_plot(doc, outputs["plot"].file)
+    except BaseException:
+        for out in outputs.values():
+            out.discard()
+        raise
+    for out in outputs.values():
+        out.commit()
     return 0
+
+
+def _open_bench_outputs(args) -> dict:
+    """``--json``/``--plot`` claimed and their ``.part`` files created (``output_path``)."""
+    plan, outputs = OutputPlan(), {}
+    try:
+        for key, opt, mode in (("json", "--json", "w"), ("plot", "--plot", "wb")):
+            value = getattr(args, key)
+            if value is not None:
+                outputs[key] = PartFile(plan.claim(value, opt), mode, opt)
+    except BaseException:
+        for out in outputs.values():
+            out.discard()
+        raise
+    return outputs
 
 
 def _check_bench_args(args) -> None:
@@ -148,9 +177,8 @@ def _check_bench_args(args) -> None:
         raise UsageError(f"--e2e-block must be 16…8192 samples, got {args.e2e_block}")
     if args.deadline_ms is not None and args.deadline_ms <= 0:
         raise UsageError(f"--deadline-ms must be positive, got {args.deadline_ms}")
-    for opt, path in (("--json", args.json), ("--plot", args.plot)):
-        if path and not Path(path).resolve().parent.is_dir():
-            raise OutputError(f"{opt}: directory does not exist: {Path(path).parent}")
+    if args.sample_rate is not None and not 8000 <= args.sample_rate <= 384000:
+        raise UsageError(f"--sample-rate must be 8000…384000 Hz, got {args.sample_rate}")
     if args.plot:
         if not args.plot.lower().endswith(".png"):
             raise UsageError(f"--plot writes PNG: give a .png file name, got {args.plot}")

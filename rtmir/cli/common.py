@@ -11,7 +11,8 @@ from pathlib import Path
 from ..core.engine import Engine
 from ..core.graph import parallel_graph
 from ..core.graph import Graph, GraphError, GraphSpec, Route, build_graph
-from ..sinks.files import AudioFileSink, JsonlSink, OutputError
+from ..sinks.files import AudioFileSink, JsonlSink
+from ..sinks.output_path import OutputError, OutputPlan
 from ..tasks.registry import DEFAULT_TASK, build_processor, make_node
 
 
@@ -28,9 +29,27 @@ def check_block(block: int) -> None:
         raise UsageError(f"--block must be 1…8192 samples, got {block}")
 
 
+#: the tasks that open ``--model``
+MODEL_TASKS = ("pitch", "model")
+
+
+def check_tasks(args) -> list[str]:
+    """The ``--task`` list (default: the default task), refused when a task repeats (every
+    event would be sent twice: use a graph to run two instances) or ``--model`` is given to
+    tasks that do not open one."""
+    tasks = list(args.task or [DEFAULT_TASK])
+    twice = sorted({t for t in tasks if tasks.count(t) > 1})
+    if twice:
+        raise UsageError(f"--task {twice[0]} given twice (every event would be sent twice); "
+                         f"run two instances as two nodes of a --graph")
+    if getattr(args, "model", None) is not None and not any(t in MODEL_TASKS for t in tasks):
+        raise UsageError(f"--model is for --task {' or '.join(MODEL_TASKS)}, not for {', '.join(tasks)}")
+    return tasks
+
+
 def build_processors(args) -> list:
-    """One processor per ``--task`` (default: the default task)."""
-    return [build_processor(t, args.model) for t in (args.task or [DEFAULT_TASK])]
+    """One processor per ``--task`` (default: the default task), checked by ``check_tasks``."""
+    return [build_processor(t, args.model) for t in check_tasks(args)]
 
 
 def build_graph_from_args(args, files: bool = False) -> Graph:
@@ -44,8 +63,8 @@ def build_graph_from_args(args, files: bool = False) -> Graph:
         GraphError: the graph does not check.
     """
     if getattr(args, "graph", None):
-        if args.task:
-            raise UsageError("give --graph FILE or --task, not both")
+        if args.task or getattr(args, "model", None):
+            raise UsageError("give --graph FILE or --task/--model, not both (a graph node names its own model)")
         return build_graph(GraphSpec.from_toml(args.graph), make_node)
     graph = parallel_graph(build_processors(args))
     if files:
@@ -53,15 +72,34 @@ def build_graph_from_args(args, files: bool = False) -> Graph:
     return graph
 
 
-def audio_file_sinks(graph: Graph, out_dir: str | None, sample_rate: int, inputs: tuple[Path, ...] = ()
+def output_plan(args, inputs: tuple[Path, ...] = ()) -> OutputPlan:
+    """Every output the command line names, claimed before any work (``output_path``): ``--jsonl``
+    (``-`` = standard output) and ``--out-dir``'s ``events.jsonl``; audio file routes are claimed
+    by ``audio_file_sinks`` on the same plan.
+
+    Raises:
+        OutputError: a refused target, a collision, or ``--out-dir`` not a directory.
+    """
+    plan = OutputPlan(inputs)
+    if getattr(args, "jsonl", None) is not None:
+        plan.claim(args.jsonl, "--jsonl", allow_stdout=True)
+    if getattr(args, "out_dir", None) is not None:
+        out = Path(args.out_dir)
+        if args.out_dir == "" or not out.is_dir():
+            raise OutputError(f"--out-dir does not exist or is not a directory: {args.out_dir!r}")
+        plan.claim(out / "events.jsonl", "--out-dir (events.jsonl)")
+    return plan
+
+
+def audio_file_sinks(graph: Graph, out_dir: str | None, sample_rate: int, plan: OutputPlan
                      ) -> list[tuple[str, str, AudioFileSink]]:
     """One ``AudioFileSink`` per file route, in ``out_dir``: ``<port>.wav``, or
     ``<node>_<port>.wav`` when two routed nodes share a port name, or the route's own name.
 
     Raises:
-        UsageError: file routes without ``--out-dir``, two routes to one name, or a name that
-            is one of the inputs.
-        OutputError: a file cannot be created (those made so far are discarded).
+        UsageError: file routes without ``--out-dir``.
+        OutputError: two outputs on one name, an input as a target, or a file that cannot be
+            created (those made so far are discarded).
     """
     routes = [r for r in graph.routes if r.file is not None]
     if not routes:
@@ -70,19 +108,14 @@ def audio_file_sinks(graph: Graph, out_dir: str | None, sample_rate: int, inputs
         raise UsageError("the graph routes audio to files: give --out-dir DIR")
     ports = [r.src.port for r in routes]
     made: list[tuple[str, str, AudioFileSink]] = []
-    names: set[str] = set()
     try:
         for r in routes:
             name = r.file or (f"{r.src.port}.wav" if ports.count(r.src.port) == 1 else f"{r.src.node}_{r.src.port}.wav")
-            path = Path(out_dir) / name
-            if name in names or name == "events.jsonl":
-                raise UsageError(f"two outputs would be written to {path}: name the routes (file:NAME.wav)")
-            if any(path.resolve() == i.resolve() for i in inputs):
-                raise UsageError(f"output {path} is an input of this run: choose another --out-dir")
-            names.add(name)
+            option = f"--out-dir ({r.src.node}.{r.src.port})"
+            path = plan.claim(Path(out_dir) / name, option)
             node = graph.node(r.src.node)
             width = node.desc.output(r.src.port).width or node.processor.output_channels or 1
-            made.append((r.src.node, r.src.port, AudioFileSink(path, sample_rate, width)))
+            made.append((r.src.node, r.src.port, AudioFileSink(path, sample_rate, width, option, plan.inputs)))
     except Exception:
         for *_, sink in made:
             sink.discard()
@@ -90,8 +123,13 @@ def audio_file_sinks(graph: Graph, out_dir: str | None, sample_rate: int, inputs
     return made
 
 
-def build_sinks(args, timetag_epoch: float | None) -> list:
-    """Sinks named on the command line, in the order: OSC, JSONL, out-dir. Validates each."""
+def build_sinks(args, timetag_epoch: float | None, plan: OutputPlan) -> list:
+    """Sinks named on the command line, in the order: OSC, JSONL, out-dir (targets from ``plan``).
+
+    Raises:
+        OscError, OutputError: a bad destination or a file that cannot be created (those made
+            so far are discarded).
+    """
     sinks = []
     try:
         if args.osc:
@@ -99,18 +137,29 @@ def build_sinks(args, timetag_epoch: float | None) -> list:
 
             host, port = parse_destination(args.osc)
             sinks.append(OscSink(host, port, prefix=args.osc_prefix, timetag_epoch=timetag_epoch))
-        if args.jsonl:
-            sinks.append(JsonlSink(args.jsonl))
-        if args.out_dir:
-            out = Path(args.out_dir)
-            if not out.is_dir():
-                raise OutputError(f"--out-dir does not exist or is not a directory: {out}")
-            sinks.append(JsonlSink(out / "events.jsonl"))
+        if args.jsonl is not None:
+            sinks.append(JsonlSink(args.jsonl, "--jsonl", plan.inputs))
+        if args.out_dir is not None:
+            sinks.append(JsonlSink(Path(args.out_dir) / "events.jsonl", "--out-dir (events.jsonl)", plan.inputs))
     except Exception:
         for s in sinks:
             discard(s)
         raise
     return sinks
+
+
+def check_ports(args) -> None:
+    """``--osc HOST:PORT`` (a host is required) and ``--control-port`` (0…65535) checked up front."""
+    if getattr(args, "osc", None) is not None:
+        from ..sinks.osc import parse_destination
+
+        host = args.osc.rpartition(":")[0]
+        parse_destination(args.osc)
+        if host in ("", "[]"):
+            raise UsageError(f"--osc {args.osc}: give the host too, e.g. 127.0.0.1{args.osc}")
+    port = getattr(args, "control_port", None)
+    if port is not None and not 0 <= port <= 65535:
+        raise UsageError(f"--control-port must be 0…65535 (0 = any free port), got {port}")
 
 
 def build_control(args):
@@ -171,3 +220,14 @@ def make_engine(graph, sinks: list, **kwargs) -> Engine:
         if "miss policy" not in str(exc):
             raise
         raise UsageError(f"--miss-policy: {exc}") from None
+
+
+def stopped_by(signum: int | None) -> int:
+    """The exit code of a run a stop signal ended (128 + its number, with a line on stderr
+    saying so), or 0 (``hosts.stop_signals``)."""
+    if signum is None:
+        return 0
+    import signal
+
+    print(f"rtmir: stopped by {signal.Signals(signum).name}; the outputs are complete", file=sys.stderr)
+    return 128 + signum

@@ -1,28 +1,46 @@
 """``rtmir live``: a live input → the graph → OSC/JSONL/audio out, with a terminal display."""
 from __future__ import annotations
 
+import signal
 import sys
+import time
+from pathlib import Path
 
 from ..core.engine import Engine
-from ..hosts.devices import AudioDeviceError
+from ..hosts.devices import AudioDeviceError, set_jack_client_name
+from ..hosts.file_host import AudioFileError, probe
+from ..hosts import jack_ports
 from ..hosts.live_host import DeviceLostError, LiveHost
 from ..sinks.display import DisplaySink
 from . import common
 
 
+#: seconds ``--play`` runs on after the file's last sample, so the last results arrive
+PLAY_TAIL_S = 0.5
+
+
 def run_live(args) -> int:
     """Run until Ctrl-C, SIGTERM, ``--seconds``, or the device is lost (→ ``common.DeviceLost``)."""
-    common.check_block(args.block)
-    if args.deadline_ms is not None and args.deadline_ms <= 0:
-        raise common.UsageError(f"--deadline-ms must be positive, got {args.deadline_ms}")
-    if args.in_channels < 1 or (args.out_channels is not None and args.out_channels < 1):
-        raise common.UsageError("--in-channels and --out-channels must be at least 1")
+    _check_numbers(args)
+    common.check_ports(args)
+    inputs = ()
+    if args.play is not None:
+        probe(args.play)  # one clear line for a missing or unreadable file, before any output
+        inputs = (Path(args.play),)
     policy = common.parse_miss_policy(args.miss_policy)
     graph = common.build_graph_from_args(args)
+    if args.client_name is not None:
+        set_jack_client_name(args.client_name)
+    if args.output_ports and args.out_channels is None:
+        raise common.UsageError("--output-ports needs --out-channels N (what to play on them)")
+    ports = None
+    if args.input_ports or args.output_ports:
+        ports = jack_ports.resolve(args.input_ports, args.output_ports)  # before any output is opened
     host = LiveHost(device=_device(args.device), block=args.block, sample_rate=args.sample_rate,
                     channels=args.in_channels, deadline_ms=args.deadline_ms,
-                    output=args.out_channels is not None, out_channels=args.out_channels)
-    sinks = common.build_sinks(args, None)
+                    output=args.out_channels is not None, out_channels=args.out_channels, play=args.play,
+                    jack_ports=ports)
+    sinks = common.build_sinks(args, None, common.output_plan(args, inputs))
     display = None if args.no_display or not sys.stderr.isatty() else DisplaySink()
     try:
         engine = common.make_engine(graph, sinks + ([display] if display else []),
@@ -35,22 +53,51 @@ def run_live(args) -> int:
     def streamed_enough() -> bool:  # seconds of audio streamed, not of wall time (opening excluded)
         return host.settings is not None and host.frames_in >= args.seconds * host.settings.sample_rate
 
-    stop = streamed_enough if args.seconds else None
+    played_at: list[float] = []
+
+    def played() -> bool:  # the whole file went in, then PLAY_TAIL_S for the last results
+        if host.play_done and not played_at:
+            played_at.append(time.monotonic())
+        return bool(played_at) and time.monotonic() - played_at[0] >= PLAY_TAIL_S
+
+    checks = [c for c, on in ((streamed_enough, args.seconds), (played, args.play is not None)) if on]
+    stop = (lambda: any(c() for c in checks)) if checks else None
     try:
         summary = _run(host, engine, stop, common.epoch_setter(sinks), display)
     except DeviceLostError as exc:
         engine.close()
         raise common.DeviceLost(str(exc)) from exc
-    except AudioDeviceError:
-        engine.close()
+    except (AudioDeviceError, AudioFileError):  # nothing was streamed: the outputs go, then the engine closes
         for s in sinks:
             common.discard(s)
+        engine.close()
         raise
     engine.close()
     print(f"rtmir: {summary.get('seconds', 0.0):.1f} s live, {summary.get('events', 0)} events, "
-          f"{summary.get('xruns', 0)} xruns, {summary.get('missed_blocks', 0)} missed blocks "
+          f"{summary.get('xruns', 0)} xruns, {summary.get('missed_blocks', 0)} missed blocks, "
+          f"{summary.get('missed_hops', 0)} missed hops "
           f"({summary.get('stop_reason', 'stop')})", file=sys.stderr)
-    return 0
+    if summary.get("stop_reason") == "interrupt":  # Ctrl-C seen as KeyboardInterrupt
+        return common.stopped_by(signal.SIGINT)
+    return common.stopped_by(summary.get("signal"))
+
+
+def _check_numbers(args) -> None:
+    """Every number of ``rtmir live`` range-checked before a device is opened (one line each)."""
+    if not 16 <= args.block <= 8192:
+        raise common.UsageError(f"--block must be 16…8192 samples for live audio, got {args.block}")
+    if args.sample_rate is not None and not 8000 <= args.sample_rate <= 384000:
+        raise common.UsageError(f"--sample-rate must be 8000…384000 Hz, got {args.sample_rate}")
+    if not 1 <= args.in_channels <= 64 or (args.out_channels is not None and not 1 <= args.out_channels <= 64):
+        raise common.UsageError("--in-channels and --out-channels must be 1…64")
+    if args.seconds is not None and not 0 < args.seconds < 1e7:
+        raise common.UsageError(f"--seconds must be positive, got {args.seconds}")
+    if args.deadline_ms is not None:
+        block_ms = 1000.0 * args.block / (args.sample_rate or 48000)
+        if not args.deadline_ms >= block_ms:  # NaN too
+            raise common.UsageError(
+                f"--deadline-ms {args.deadline_ms:g} is under one block ({block_ms:.2f} ms at "
+                f"{args.sample_rate or 48000} Hz): every block would be missed")
 
 
 def _run(host: LiveHost, engine: Engine, stop, on_epoch, display) -> dict:

@@ -1,6 +1,8 @@
 """``rtmir`` command line: demo, stream, live, bench, graph, models, devices (DESIGN.md).
 
-Exit codes: 0 ok; 2 bad usage or input, with one line on stderr; 3 audio device lost mid-stream.
+Exit codes: 0 ok; 2 bad usage or input, with one line on stderr; 3 audio device lost mid-stream;
+128 + N when signal N stopped the run (130 SIGINT, 143 SIGTERM, 129 SIGHUP; the outputs are
+complete: ``hosts.stop_signals``); 141 when standard output was closed under ``--jsonl -``.
 """
 from __future__ import annotations
 
@@ -55,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-channels", type=int, metavar="N",
                    help="play the routed audio (or the dry input) on N output channels")
     p.add_argument("--seconds", type=float, help="stop after this many seconds of audio")
+    p.add_argument("--client-name", metavar="NAME",
+                   help="the JACK client's name (default PortAudio's: 'PortAudio')")
+    p.add_argument("--input-ports", action="append", metavar="PATTERN",
+                   help="JACK ports (names or regular expressions, repeatable; 'none') feeding inputs 1, 2, ... "
+                        "instead of system:capture_*")
+    p.add_argument("--output-ports", action="append", metavar="PATTERN",
+                   help="JACK ports (repeatable; 'none') that outputs 1, 2, ... feed instead of system:playback_*")
+    p.add_argument("--play", metavar="FILE",
+                   help="play FILE into the live input path instead of the device's input (no microphone needed); stops after it")
     p.add_argument("--no-display", action="store_true", help="no terminal display")
     p.add_argument("--miss-policy", default="skip", metavar="P",
                    help="what a hop the worker is too late for yields: skip, hold or dry, or TASK=P,... (default skip)")
@@ -113,8 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     except commands.USER_ERRORS as exc:
         print(f"rtmir: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before or after a run (during one, hosts.stop_signals stops it cleanly)
+        print("rtmir: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `--jsonl - | head`: the reader left; quiet, like any Unix filter
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
 
 
 if __name__ == "__main__":

@@ -75,6 +75,8 @@ class Node:
         self.lag_s = 0.0
         self._produced_steps = 0
         self.t_offset_s = 0.0  # delay of the audio this node hears (set by the engine)
+        self.pushed_s = 0.0  # stream seconds pushed in so far (never reset: time stays monotonic)
+        self._t_base_s = 0.0  # stream time of the processor's sample 0 (moved on by ``reset``)
         self.aligners: dict[str, "Aligner"] = {}
         self.produced: dict[str, np.ndarray] = {}
 
@@ -128,6 +130,7 @@ class Node:
         self._last = {o.name: np.zeros((self.width_of(o), self._units[o.name]), self._dtype(o))
                       for o in self.data_outputs}
         self._out_audio = self._out.get("audio")
+        self.pushed_s = 0.0  # a new run starts at stream time 0
         self.reset()
 
     def width_of(self, port: Port) -> int:
@@ -141,8 +144,10 @@ class Node:
         return np.int64 if port.kind == "tokens" else np.float32
 
     def reset(self) -> None:
-        """Forget buffered input, restart the clock, reset the processor and every aligner
-        (the miss counter keeps counting: it belongs to the run)."""
+        """Forget buffered input, reset the processor and every aligner; stream time goes on:
+        the processor's clock restarts at 0 and events are stamped from the stream time of the
+        next sample pushed (the miss counter keeps counting too: both belong to the run)."""
+        self._t_base_s = self.pushed_s
         if self._resampler is not None:
             self._resampler.reset()
         self._fill = 0
@@ -168,6 +173,7 @@ class Node:
         Returns:
             The events of the steps run (or held), ``node`` set.
         """
+        self.pushed_s += duration_s
         x = data if self._map == "pass" else self._map_channels(data)
         if self._resampler is not None:
             x = self._resampler.process(x)
@@ -249,7 +255,7 @@ class Node:
                 self.produced[name] = arr[:, :steps * self._units[name]]
 
     def _stamp(self, events: list[Event]) -> None:
-        name, offset = self.name, self.t_offset_s
+        name, offset = self.name, self.t_offset_s - self._t_base_s
         for e in events:
             e.node = name
             if offset:

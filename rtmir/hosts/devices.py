@@ -47,6 +47,43 @@ def refresh() -> None:
     sd._initialize()
 
 
+_client_name: bytes | None = None  # PortAudio keeps the pointer: the bytes must outlive it
+
+
+def set_jack_client_name(name: str) -> None:
+    """Name the JACK client PortAudio opens (default "PortAudio"; JACK may add a suffix when the
+    name is taken). PortAudio reads it when it initialises, so this re-initialises it: call it
+    before any stream is open.
+
+    Raises:
+        AudioDeviceError: an empty, too long or non-ASCII name, or a PortAudio without JACK.
+    """
+    import ctypes
+
+    global _client_name
+    if not name or len(name) > 63 or not name.isascii() or ":" in name:
+        raise AudioDeviceError(f"--client-name must be 1…63 ASCII characters without ':', got {name!r}")
+    sd = _sd()
+    try:
+        lib = ctypes.CDLL(sd._libname)
+        setter = lib.PaJack_SetClientName
+    except (OSError, AttributeError):
+        raise AudioDeviceError("--client-name needs a PortAudio built with JACK support") from None
+    setter.argtypes, setter.restype = [ctypes.c_char_p], ctypes.c_int
+    while sd._initialized:
+        sd._terminate()
+    _client_name = name.encode()
+    if setter(_client_name) != 0:
+        sd._initialize()
+        raise AudioDeviceError(f"PortAudio refused the JACK client name {name!r}")
+    sd._initialize()
+
+
+def jack_client_name() -> str:
+    """The JACK client name PortAudio uses: ``set_jack_client_name``'s, else PortAudio's default."""
+    return _client_name.decode() if _client_name else "PortAudio"
+
+
 def list_devices() -> list[dict]:
     """Every PortAudio device.
 

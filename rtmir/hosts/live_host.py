@@ -36,6 +36,7 @@ import faulthandler
 import logging
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -44,7 +45,7 @@ from .ahead import AheadPart
 from .devices import AudioDeviceError, StreamSettings, _sd, resolve_stream
 from .live_worker import TIMES, AudioSide, Worker, median_push_ms
 from .ring import DelayRing, InputRing
-from .sigterm import SigtermFlag
+from .stop_signals import StopSignals
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,11 @@ class LiveHost:
         deadline_ms: a block whose input is older than this when the worker reaches it is
             missed (miss policies apply). None: the output latency with ``output``, no deadline
             without; ``math.inf``: never (freewheeling runs, where the worker lags by design).
+        jack_ports: a ``hosts.jack_ports.PortPlan`` (resolved before the run): JACK ports
+            the stream is rewired to once started, in place of PortAudio's own connections.
+        play: an audio file played into the input path in place of the device's input
+            (``hosts/play.py``), decoded and resampled before the stream opens; ``play_done``
+            says when it has all been heard.
 
     Raises:
         ValueError: bad block, channels, ring, watchdog or deadline sizes.
@@ -101,7 +107,8 @@ class LiveHost:
     def __init__(self, device: int | str | None = None, block: int = 128, sample_rate: int | None = None,
                  channels: int = 1, output: bool = False, ring_seconds: float = 2.0,
                  watchdog_seconds: float = 2.0, output_latency_blocks: int = 2,
-                 deadline_ms: float | None = None, out_channels: int | None = None, ahead_blocks: int = 8) -> None:
+                 deadline_ms: float | None = None, out_channels: int | None = None, ahead_blocks: int = 8,
+                 play: str | Path | None = None, jack_ports=None) -> None:
         if not 16 <= block <= 8192:
             raise ValueError(f"block must be 16…8192 samples, got {block}")
         if out_channels is not None and out_channels < 1:
@@ -111,6 +118,9 @@ class LiveHost:
         if deadline_ms is not None and not deadline_ms > 0:
             raise ValueError(f"deadline_ms must be positive (or None), got {deadline_ms}")
         self.deadline_ms = deadline_ms
+        self.play = play
+        self.jack_ports = jack_ports
+        self.wired: dict[str, list[str]] = {}  # JACK port → its connections, after jack_ports
         self.device, self.block, self.sample_rate = device, block, sample_rate
         self.channels, self.output = channels, output
         self.out_channels = (out_channels or channels) if output else 0
@@ -124,6 +134,7 @@ class LiveHost:
         self._worker: Worker | None = None
         self._ahead: AheadPart | None = None
         self._stream = None
+        self._signal: int | None = None  # the stop signal that ended the run
         self._device_latency = (0.0, 0.0)
 
     # -- live figures (any thread) ----------------------------------------------------------
@@ -143,6 +154,12 @@ class LiveHost:
     def frames_in(self) -> int:
         """Stream frames the callback has delivered (stored or dropped) so far."""
         return 0 if self._side is None else self._side.in_ring.write_pos
+
+    @property
+    def play_done(self) -> bool:
+        """With ``play``: the whole file has gone into the stream (False before the run)."""
+        side = self._side
+        return side is not None and side.play is not None and side.play.done
 
     @property
     def frames_processed(self) -> int:
@@ -187,7 +204,9 @@ class LiveHost:
                 before the first ``engine.push`` (e.g. ``lambda e: setattr(osc, "timetag_epoch", e)``).
 
         Returns:
-            The summary (see ``summary``) with ``stop_reason`` "stop", "interrupt" or "sigterm".
+            The summary (see ``summary``) with ``stop_reason`` "stop", "interrupt" (a
+            ``KeyboardInterrupt`` off the main thread) or the stop signal's name in lower case
+            ("sigint", "sigterm", "sighup"; ``stop_signals``), and ``signal`` (its number or None).
 
         Raises:
             AudioDeviceError: no/unknown device, refused rate or channels, stream not opened, or more
@@ -204,8 +223,8 @@ class LiveHost:
         old_switch = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         try:
-            with SigtermFlag() as sigterm:
-                reason = self._supervise(stream, stop, sigterm)
+            with StopSignals() as signals:
+                reason = self._supervise(stream, stop, signals)
         except Exception:  # e.g. from ``stop()``: close the stream, then let it through
             self._shutdown(stream, engine)
             raise
@@ -225,10 +244,18 @@ class LiveHost:
 
     def _build(self, sd, engine: Engine, status_every: float, on_epoch) -> None:
         rate, block, ch = self.settings.sample_rate, self.block, self.channels
+        deadline = self.deadline_frames()
+        if deadline is not None and deadline < block:
+            raise AudioDeviceError(f"--deadline-ms {self.deadline_ms:g} is under one block ({1000 * block / rate:.2f} ms "
+                                   f"at the device's {rate} Hz): every block would be missed")
         in_ring = InputRing(max(int(self.ring_seconds * rate), 4 * block), ch)
         latency = self.output_latency_blocks * block
         out_ring = DelayRing(latency + 8 * block, self.out_channels) if self.output else None
         self._side = AudioSide(in_ring, out_ring, latency, sd.CallbackStop)
+        if self.play is not None:
+            from .play import load
+
+            self._side.play = load(self.play, rate, ch, block)
         if self.output:  # nodes placed inline run in the callback, their rows skip the output ring
             self._side.inline = engine.attach_inline()
         plan, rows = engine.detach_ahead()  # generators: their own thread, ahead of playback
@@ -271,11 +298,22 @@ class LiveHost:
             stream.close()
             raise AudioDeviceError(f"cannot start audio device {s.name!r}: {exc}") from None
         self._stream = stream
+        if self.jack_ports is not None:
+            from .devices import jack_client_name
+            from .jack_ports import apply
+
+            try:
+                self.wired = apply(self.jack_ports, jack_client_name())
+            except Exception as exc:  # the stream is not ours to keep: close it, one line
+                self._worker.halt.set()
+                stream.abort()
+                stream.close()
+                raise AudioDeviceError(f"cannot wire the JACK ports: {exc}") from None
         log.info("live: %s, %d Hz, block %d, %d ch, output=%s", s.name, s.sample_rate, self.block,
                  s.channels, s.output)
         return stream
 
-    def _supervise(self, stream, stop, sigterm: SigtermFlag) -> str:
+    def _supervise(self, stream, stop, signals: StopSignals) -> str:
         """Main-thread loop: returns why the run ends."""
         side, worker = self._side, self._worker
         seen, seen_at = -1, time.perf_counter()
@@ -288,8 +326,9 @@ class LiveHost:
                 elif now - seen_at > self.watchdog_seconds or not stream.active:
                     self._lost_after = now - seen_at
                     return "device_lost"
-                if sigterm.raised:
-                    return "sigterm"
+                if signals.raised:
+                    self._signal = signals.signum
+                    return signals.name.lower()
                 ahead = self._ahead
                 if ahead is not None and (ahead.error is not None or not ahead.is_alive()):
                     return "worker_error"
@@ -360,7 +399,7 @@ class LiveHost:
         recent = worker.push_ms[: min(worker.pushes, TIMES)]
         wall = time.perf_counter() - self._started
         return {
-            "stop_reason": reason, "device": s.name, "sample_rate": s.sample_rate, "block": self.block,
+            "stop_reason": reason, "signal": self._signal, "device": s.name, "sample_rate": s.sample_rate, "block": self.block,
             "seconds": side.in_ring.write_pos / s.sample_rate, "wall_seconds": wall,
             "callbacks": side.callbacks, "xruns": side.xruns,
             "input_overflows": int(side.flags[0]), "input_underflows": int(side.flags[1]),

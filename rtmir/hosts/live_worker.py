@@ -52,6 +52,7 @@ class AudioSide:
         self.capture_age_s = 0.0  # what the epoch subtracted: the first input sample's age
         self.times = np.zeros(TIMES)
         self.inline = None  # the engine's InlinePart: nodes run here, in the callback
+        self.play = None  # hosts.play.PlayInput: a file in place of the device's input
         self.ahead = None  # hosts.ahead.AheadPart: generated rows, copied here
 
     def duplex(self, indata, outdata, frames, time_info, status) -> None:
@@ -59,7 +60,7 @@ class AudioSide:
             outdata.fill(0.0)
             raise self.stop_exc
         pos = self.in_ring.write_pos
-        self._capture(indata, time_info, status)
+        indata = self._capture(indata, time_info, status)  # the device's frames, or --play's
         if not self.out_ring.read_into(pos - self.latency_frames, outdata) and pos >= self.latency_frames:
             self.late_blocks += 1
         if self.inline is not None:  # [frames, C] buffers seen as [C, frames]: no copies
@@ -79,9 +80,12 @@ class AudioSide:
             self.epoch = time.time() - self.capture_age_s
         if status:
             self._count(status)
+        if self.play is not None:  # --play: the file's next frames stand in for the device's
+            indata = self.play.next_block(indata.shape[0])
         self.in_ring.write(indata)  # drops (and counts) when full, never waits
         self.times[self.callbacks & (TIMES - 1)] = time.perf_counter()
         self.callbacks += 1
+        return indata
 
     def _count(self, status) -> None:
         self.xruns += 1

@@ -1,50 +1,40 @@
 """File sinks: events as JSON lines, audio as a sound file.
 
-Both write to ``<name>.part`` beside the target and rename on ``close()`` (``discard()`` deletes
-it instead), so a run that dies
-before it starts writing leaves nothing behind and a finished file is never half-written; a run
-stopped mid-stream (Ctrl-C, lost device) still closes, so what was produced is kept.
+Where they may write, and how, is ``output_path``'s: both check their target and write to
+``<name>.part`` beside it, renamed on ``close()`` (``discard()`` deletes it instead), so a run that
+dies before it starts writing leaves nothing behind and a finished file is never half-written; a
+run stopped mid-stream (Ctrl-C, lost device) still closes, so what was produced is kept.
+``JsonlSink("-")`` writes to standard output.
 """
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..core.processor import Event
-
-
-class OutputError(ValueError):
-    """An output file cannot be created (missing or unwritable directory)."""
-
-
-def _open_part(path: Path, mode: str):
-    if not path.parent.is_dir():
-        raise OutputError(f"output directory does not exist: {path.parent}")
-    if not os.access(path.parent, os.W_OK):
-        raise OutputError(f"output directory is not writable: {path.parent}")
-    part = path.with_name(path.name + ".part")
-    try:
-        return part, open(part, mode)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror}") from exc
+from .output_path import OutputError, PartFile, check_output  # noqa: F401  (OutputError re-exported)
 
 
 class JsonlSink:
     """Write one JSON object per event: ``{"task": ..., "t": seconds, ...fields}``.
 
     Args:
-        path: the ``.jsonl`` file (its directory must exist and be writable).
+        path: the ``.jsonl`` file (its directory must exist and be writable), or ``-`` for
+            standard output.
+        option: the command-line option named in errors.
+        inputs: the run's input files (refused as a target).
 
     Raises:
-        OutputError: the file cannot be created.
+        OutputError: the target is refused (``output_path.check_output``) or cannot be created.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._part, self._file = _open_part(self.path, "w")
+    def __init__(self, path: str | Path, option: str = "--jsonl", inputs=()) -> None:
+        target = check_output(path, option, inputs, allow_stdout=True)
+        self.path = target
+        self._out = PartFile(target, "w", option)
+        self._file = self._out.file
         self.lines = 0
 
     def send(self, events: list[Event]) -> None:
@@ -58,16 +48,11 @@ class JsonlSink:
 
     def close(self) -> None:
         """Flush and move the finished file into place (idempotent)."""
-        if self._file.closed:
-            return
-        self._file.close()
-        os.replace(self._part, self.path)
+        self._out.commit()
 
     def discard(self) -> None:
         """Close and delete the unfinished file (a run that failed before streaming)."""
-        if not self._file.closed:
-            self._file.close()
-        Path(self._part).unlink(missing_ok=True)
+        self._out.discard()
 
 
 class AudioFileSink:
@@ -77,20 +62,26 @@ class AudioFileSink:
         path: target file (``.wav``, ``.flac``, ...).
         sample_rate: Hz.
         channels: channels of the blocks written.
+        option: the command-line option named in errors.
+        inputs: the run's input files (refused as a target).
 
     Raises:
-        OutputError: the file cannot be created.
+        OutputError: the target is refused (``output_path.check_output``) or cannot be created.
     """
 
-    def __init__(self, path: str | Path, sample_rate: int, channels: int) -> None:
+    def __init__(self, path: str | Path, sample_rate: int, channels: int, option: str = "--out-dir",
+                 inputs=()) -> None:
         import soundfile as sf
 
-        self.path = Path(path)
-        self._part, handle = _open_part(self.path, "wb")
+        self.path = check_output(path, option, inputs)
+        self._out = PartFile(self.path, "wb", option)
         subtype = "FLOAT" if self.path.suffix.lower() == ".wav" else "PCM_24"
         fmt = self.path.suffix.lstrip(".").upper() or "WAV"
-        self._file = sf.SoundFile(handle, "w", sample_rate, channels, subtype=subtype, format=fmt)
-        self._handle = handle
+        try:
+            self._file = sf.SoundFile(self._out.file, "w", sample_rate, channels, subtype=subtype, format=fmt)
+        except Exception as exc:
+            self._out.discard()
+            raise OutputError(f"{option}: cannot write {self.path}: {exc}") from None
         self.frames = 0
 
     def write(self, block: np.ndarray) -> None:
@@ -106,15 +97,12 @@ class AudioFileSink:
 
     def close(self) -> None:
         """Finish the file and move it into place (idempotent)."""
-        if self._handle.closed:
-            return
-        self._file.close()
-        self._handle.close()
-        os.replace(self._part, self.path)
+        if not self._out.committed:
+            self._file.close()
+        self._out.commit()
 
     def discard(self) -> None:
         """Close and delete the unfinished file (a run that failed before streaming)."""
-        if not self._handle.closed:
+        if not self._out.committed:
             self._file.close()
-            self._handle.close()
-        Path(self._part).unlink(missing_ok=True)
+        self._out.discard()

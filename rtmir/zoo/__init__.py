@@ -33,6 +33,8 @@ def resolve_model(name_or_path: str) -> Path:
     """
     as_path = Path(name_or_path)
     if as_path.suffix == ".onnx" or as_path.exists():
+        if as_path.is_dir():
+            raise ModelError(f"--model {as_path} is a directory: give the .onnx file inside it")
         if not as_path.is_file():
             raise ModelError(f"model file not found: {as_path}")
         return as_path

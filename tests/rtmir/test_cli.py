@@ -138,7 +138,8 @@ def test_wheel_ships_the_demo_clip_and_the_zoo(tmp_path):
     assert not any(n.startswith(("models/", "export/", "training/", "tests/")) for n in names)
 
 
-def test_sigterm_stops_a_paced_stream_with_its_outputs_complete(tmp_path):
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_stop_signal_ends_a_paced_stream_with_128_plus_n_and_its_outputs_complete(tmp_path, sig):
     sr = 16000
     src = tmp_path / "long.wav"
     sf.write(src, (0.5 * np.sin(2 * np.pi * 440 * np.arange(20 * sr) / sr)).astype(np.float32), sr)
@@ -149,8 +150,10 @@ def test_sigterm_stops_a_paced_stream_with_its_outputs_complete(tmp_path):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (part.exists() and part.stat().st_size > 1000):
         time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(getattr(signal, sig))
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 128 + getattr(signal, sig), err
+    assert f"stopped by {sig}; the outputs are complete" in err and "events from" in err, err
+    assert "Traceback" not in err
     rows = [json.loads(line) for line in out.read_text().splitlines()]  # renamed into place, whole lines
     assert 5 < len(rows) < 1000 and not part.exists()  # stopped early: 20 s would be ~2000 YIN hops

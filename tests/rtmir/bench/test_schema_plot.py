@@ -54,7 +54,8 @@ def test_schema_document_lists_every_key():
 def test_plot_is_a_png_matplotlib_reads(doc, tmp_path):
     import matplotlib.image
 
-    path = write_plot(doc, tmp_path / "bench.png")
+    path = tmp_path / "bench.png"
+    write_plot(doc, path)
     assert path.read_bytes()[:8] == PNG_SIGNATURE
     image = matplotlib.image.imread(path)
     assert image.shape[0] > 400 and image.shape[1] > 600 and image.std() > 0.05  # not blank

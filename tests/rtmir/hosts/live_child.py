@@ -2,8 +2,8 @@
 
     python live_child.py EVENTS.jsonl READY_FILE
 
-Writes READY_FILE once events flow. On SIGTERM the run ends normally: the summary is printed as
-JSON on stdout, exit 0. On ``DeviceLostError`` prints one ``rtmir: error: ...`` line
+Writes READY_FILE once events flow. On SIGINT, SIGTERM or SIGHUP the run ends normally: the summary is
+printed as JSON on stdout, exit 0. On ``DeviceLostError`` prints one ``rtmir: error: ...`` line
 on stderr and exits 3 through a *normal* interpreter exit (what the CLI will do), so a hang at
 exit would show up as a timeout in the test.
 """

@@ -109,7 +109,7 @@ def test_graph_and_task_together_are_refused(tmp_path, noise_wav):
     g = tmp_path / "g.toml"
     g.write_text('edges = ["input -> a"]\n[nodes.a]\ntask = "yin"\n')
     r = rtmir("stream", str(noise_wav[0]), "--graph", str(g), "--task", "yin")
-    assert r.returncode == 2 and "give --graph FILE or --task, not both" in r.stderr
+    assert r.returncode == 2 and "give --graph FILE or --task/--model, not both" in r.stderr
 
 
 def test_a_graph_the_engine_refuses_leaves_no_output_behind(noise_wav, tmp_path):

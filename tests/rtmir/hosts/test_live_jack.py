@@ -142,13 +142,40 @@ def bare_passthrough(seconds: float) -> dict:
     return _bare_passthrough(seconds, RATE, PERIOD)
 
 
-def test_realtime_xruns_relative_to_bare_stream(jack_server, record_property):
+def _bare_then_rtmir() -> tuple[dict, dict, CaptureSink]:
     base = bare_passthrough(RT_SECONDS)
     sink = CaptureSink()
     engine = Engine([YinProcessor()], [sink])
     host = LiveHost(block=PERIOD, output=True)
-    t_end = time.monotonic() + RT_SECONDS
-    live = host.run(engine, stop=lambda: time.monotonic() > t_end, status_every=1.0)
+    first = []  # RT_SECONDS of wall time from the first callback (opening, JIT warm-up excluded)
+
+    def stop() -> bool:
+        if not first and host.callbacks:
+            first.append(time.monotonic())
+        return bool(first) and time.monotonic() - first[0] > RT_SECONDS
+
+    live = host.run(engine, stop=stop, status_every=1.0)
+    return base, live, sink
+
+
+def _as_quiet_as_bare(base: dict, live: dict) -> bool:
+    return (live["xruns"] <= 2 * base["xruns"] + XRUN_MARGIN
+            and live["callback_jitter_ms"] <= 3 * base["callback_jitter_ms"] + 1.0)
+
+
+def test_realtime_xruns_relative_to_bare_stream(jack_server, record_property):
+    """rtmir's stream flags no more xruns and jitters no more than a bare duplex stream run just
+    before it. The two runs are 5 s apart in time, so a burst of load from elsewhere can land on
+    one only (seen once: jitter 4.0 ms against 0.3 ms, on a run that passed alone): a pair that
+    differs is measured once more, and the second pair must agree. A callback that works (or
+    spins) differs every time."""
+    base, live, sink = _bare_then_rtmir()
+    record_property("pairs_measured", 1)
+    if not _as_quiet_as_bare(base, live):
+        record_property("first_pair", {"bare": {k: base[k] for k in ("xruns", "callback_jitter_ms")},
+                                       "rtmir": {k: live[k] for k in ("xruns", "callback_jitter_ms")}})
+        base, live, sink = _bare_then_rtmir()
+        record_property("pairs_measured", 2)
     for key in ("xruns", "callbacks", "callback_jitter_ms", "callback_interval_ms"):
         record_property(f"baseline_{key}", base[key])
     for key in ("xruns", "callbacks", "callback_jitter_ms", "late_blocks", "missed_blocks",
@@ -207,7 +234,8 @@ def signal_kill() -> int:
     return signal.SIGKILL
 
 
-@pytest.mark.parametrize("sig, reason", [("SIGTERM", "sigterm"), ("SIGINT", "interrupt")], ids=["sigterm", "ctrl-c"])
+@pytest.mark.parametrize("sig, reason", [("SIGTERM", "sigterm"), ("SIGINT", "sigint"), ("SIGHUP", "sighup")],
+                         ids=["sigterm", "ctrl-c", "sighup"])
 def test_signal_stops_cleanly(jack_server, tmp_path, sig, reason):
     import signal
 
@@ -224,6 +252,7 @@ def test_signal_stops_cleanly(jack_server, tmp_path, sig, reason):
     assert child.returncode == 0, err
     summary = json.loads(out)
     assert summary["stop_reason"] == reason and summary["missed_blocks"] == 0
+    assert summary["signal"] == getattr(signal, sig)
     records = [json.loads(line) for line in events.read_text().splitlines()]
     assert len(records) == summary["events"] >= 50
 
