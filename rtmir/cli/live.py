@@ -74,7 +74,8 @@ def run_live(args) -> int:
         raise
     engine.close()
     print(f"rtmir: {summary.get('seconds', 0.0):.1f} s live, {summary.get('events', 0)} events, "
-          f"{summary.get('xruns', 0)} xruns, {summary.get('missed_blocks', 0)} missed blocks, "
+          f"{summary.get('xruns', 0)} xruns ({summary.get('xruns_first_second', 0)} in the first second), "
+          f"{summary.get('missed_blocks', 0)} missed blocks, "
           f"{summary.get('missed_hops', 0)} missed hops "
           f"({summary.get('stop_reason', 'stop')})", file=sys.stderr)
     if summary.get("stop_reason") == "interrupt":  # Ctrl-C seen as KeyboardInterrupt

@@ -218,6 +218,7 @@ class LiveHost:
         self.settings = resolve_stream(self.device, self.channels, self.sample_rate, self.output, self.out_channels)
         engine.prepare(self.settings.sample_rate, self.channels, self.block)
         self._check_output(engine)
+        engine.warm_up()  # first calls now, not in the stream's first blocks (startup xruns)
         self._build(sd, engine, status_every, on_epoch)
         stream = self._open(sd)
         old_switch = sys.getswitchinterval()
@@ -402,6 +403,9 @@ class LiveHost:
             "stop_reason": reason, "signal": self._signal, "device": s.name, "sample_rate": s.sample_rate, "block": self.block,
             "seconds": side.in_ring.write_pos / s.sample_rate, "wall_seconds": wall,
             "callbacks": side.callbacks, "xruns": side.xruns,
+            # flagged in the first second of callbacks (a stream's start: JACK's graph reorders)
+            "xruns_first_second": int(np.count_nonzero(
+                side.xrun_at[:min(side.xruns, len(side.xrun_at))] < s.sample_rate // self.block)),
             "input_overflows": int(side.flags[0]), "input_underflows": int(side.flags[1]),
             "output_underflows": int(side.flags[2]), "output_overflows": int(side.flags[3]),
             "missed_blocks": side.in_ring.dropped_writes, "missed_frames": side.in_ring.dropped_frames,

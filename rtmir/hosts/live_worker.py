@@ -30,6 +30,8 @@ from .ring import DelayRing, InputRing
 
 #: callback timestamps and push durations kept for jitter and percentiles (a power of two)
 TIMES = 8192
+#: xruns whose callback index is kept (when they happen: at start, or later)
+XRUNS_KEPT = 64
 
 
 class AudioSide:
@@ -47,6 +49,7 @@ class AudioSide:
         self.callbacks = 0
         self.xruns = 0
         self.flags = np.zeros(4, np.int64)  # in overflow, in underflow, out underflow, out overflow
+        self.xrun_at = np.zeros(XRUNS_KEPT, np.int64)  # the callback index of the first xruns
         self.late_blocks = 0
         self.epoch: float | None = None
         self.capture_age_s = 0.0  # what the epoch subtracted: the first input sample's age
@@ -88,6 +91,8 @@ class AudioSide:
         return indata
 
     def _count(self, status) -> None:
+        if self.xruns < XRUNS_KEPT:
+            self.xrun_at[self.xruns] = self.callbacks
         self.xruns += 1
         for i, flag in enumerate((status.input_overflow, status.input_underflow,
                                   status.output_underflow, status.output_overflow)):

@@ -53,3 +53,25 @@ def test_prepare_starts_a_new_run_at_zero():
     first = [e.t for e in sink.events]
     half = len(first) // 2
     assert first[:half] == first[half:]
+
+
+def test_warm_up_leaves_no_trace():
+    """``Engine.warm_up`` (the live host's, against startup xruns) runs every node on silence
+    but sends nothing and changes nothing: the run after it equals a run without it."""
+    from rtmir.tasks.registry import build_processor
+
+    audio = _sine(1.0)
+
+    def run(warm: bool) -> tuple[list, int]:
+        sink = CaptureSink()
+        engine = Engine([YinProcessor(), build_processor("pitch")], [sink])
+        engine.prepare(RATE, 1, BLOCK)
+        if warm:
+            engine.warm_up()
+            assert sink.events == [] and engine.stats.events == 0 and engine.stats.samples_in == 0
+        for start in range(0, audio.shape[1], BLOCK):
+            engine.push(np.ascontiguousarray(audio[:, start:start + BLOCK]))
+        engine.close()
+        return [(e.node, e.t, e.values) for e in sink.events], engine.stats.events
+
+    assert run(True) == run(False)
