@@ -169,3 +169,23 @@ def test_drain_drives_the_real_engine(server):
     server.drain(engine)
     assert (proc.gain, proc.hops, server.applied, server.rejected) == (0.5, 0, 2, 1)
     assert engine.push(np.ones((1, 4), np.float32))[0].values["level"] == 0.5
+
+
+def test_an_empty_datagram_logs_nothing_and_an_out_of_range_value_is_refused_with_its_range(server, caplog):
+    """No library log leaks (python-osc once printed "Could not identify content type of dgram
+    b''"); a value outside the parameter's declared range is refused with one warning naming it."""
+    from rtmir.tasks.yin import YinProcessor
+
+    engine = Engine([YinProcessor()])
+    engine.prepare(48000, 1, 256)
+    with caplog.at_level(logging.DEBUG):
+        server.handle_datagram(b"")
+        assert server.malformed == 1  # counted; only rtmir's own debug line, nothing above it
+        assert [r for r in caplog.records if r.levelno > logging.DEBUG or not r.name.startswith("rtmir")] == []
+        before = {p.name: p.default for p in engine.nodes[0].desc.params}
+        server.handle_datagram(build_message("/rtmir/ctl/yin/threshold", [1e9]))
+        server.drain(engine)
+    assert server.rejected == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "threshold" in warnings[0] and "1e+09" in warnings[0], warnings
+    assert {p.name: p.default for p in engine.nodes[0].desc.params} == before

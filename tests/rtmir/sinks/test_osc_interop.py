@@ -200,3 +200,19 @@ def test_liblo_oscsend_drives_the_control_server():
         control.drain(engine)
     assert engine.calls == [("yin", "threshold", pytest.approx(0.15)), "reset"]
     assert control.malformed == 1
+
+
+def test_pd_patch_says_listening_only_after_a_probe_came_back_and_says_when_the_port_is_taken():
+    """The patch sends itself a probe after `listen`: "listening on port N" means a datagram to N
+    reached it; when another program holds N, it says the port is taken instead."""
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("0.0.0.0", 0))
+    port = taken.getsockname()[1]
+    rx = Receiver(["pd", "-nogui", "-noaudio", "-nrt", "-stderr", "-send", f"rtmir-port {port}", "-open", str(PD_PATCH)])
+    try:
+        rx.wait_for(lambda line: line == f"rtmir_receive: port {port} is taken - bind failed (see the error above)",
+                    timeout=8.0)
+        assert not any("listening on port" in line for line in rx.seen), rx.seen
+    finally:
+        rx.stop()
+        taken.close()
