@@ -39,7 +39,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 def run(args) -> int:
     """Dispatch one parsed command; returns the exit code."""
     handler = {"demo": cmd_demo, "stream": cmd_stream, "live": cmd_live, "bench": cmd_bench,
-               "models": cmd_models, "devices": cmd_devices, "graph": cmd_graph}[args.command]
+               "models": cmd_models, "devices": cmd_devices, "graph": cmd_graph, "validate": cmd_validate}[args.command]
     return handler(args)
 
 
@@ -207,6 +207,12 @@ def cmd_graph(args) -> int:
     engine.prepare(args.sample_rate, args.channels, args.block)
     print(graph_text(engine))
     return 0
+
+
+def cmd_validate(args) -> int:
+    from .validate import run as run_validate
+
+    return run_validate(args)
 
 
 def cmd_devices(args) -> int:

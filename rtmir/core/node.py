@@ -234,9 +234,10 @@ class Node:
         self._consume(steps)
         self._set_produced(steps)
         if events:
-            self._stamp(events)
-            self._last_event = events[-1]
-            self._last_end = self.steps
+            events = self._stamp(events)
+            if events:
+                self._last_event = events[-1]
+                self._last_end = self.steps
         return events
 
     def _out_views(self, done: int, k: int):
@@ -254,12 +255,19 @@ class Node:
             for name, arr in self._out.items():
                 self.produced[name] = arr[:, :steps * self._units[name]]
 
-    def _stamp(self, events: list[Event]) -> None:
-        name, offset = self.name, self.t_offset_s - self._t_base_s
+    def _stamp(self, events: list[Event]) -> list[Event]:
+        """Name the node and move ``t`` onto stream time (less the delay of what the node hears);
+        events that then describe audio from before the node (re)started (an upstream delay's
+        priming) are dropped, as every processor drops its own."""
+        name, base = self.name, self._t_base_s
+        offset = self.t_offset_s - base
+        early = False
         for e in events:
             e.node = name
             if offset:
                 e.t -= offset
+                early = early or e.t < base
+        return [e for e in events if e.t >= base] if early else events
 
     def _miss(self, x: np.ndarray) -> list[Event]:
         steps = self._steps_ready(x)

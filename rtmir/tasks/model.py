@@ -92,6 +92,8 @@ class ModelProcessor(Processor):
         events = []
         for k in range(frames):
             end = t0 + (k + 1) * self.hop_size
+            if end < self.latency_samples:  # the frame describes audio before the stream began
+                continue
             values = {name: outs[name][0, ..., k].ravel().tolist() for name in self._framed}
             events.append(Event(self.task, (end - self.latency_samples) / self.sample_rate, values))
         return events

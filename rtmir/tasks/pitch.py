@@ -118,6 +118,8 @@ class PitchProcessor(Processor):
         chosen = card.evaluation.get("voicing_threshold")
         default = config.voicing_threshold == DEFAULT_VOICING_THRESHOLD and chosen is not None
         self._threshold = float(chosen if default else config.voicing_threshold)
+        # the declared default is the value after construction (the card's choice, usually)
+        self.param_specs = (Param("voicing_threshold", self._threshold, 0.0, 1.0, "probability"),)
 
     def prepare(self, spec: ProcessSpec) -> None:
         if spec.sample_rate != self.sample_rate or spec.channels != self.channels:

@@ -165,3 +165,33 @@ def test_bad_input_exits_2_with_one_line_and_leaves_everything_as_it_was(tmp_pat
 
 def test_the_table_has_at_least_40_distinct_cases():
     assert len(CASES) >= 40 and len({c[0] for c in CASES}) == len(CASES)
+
+
+def table() -> str:
+    """The table for docs/results/reliability.md: case, exit code, the line (``{d}`` = the directory).
+
+        python tests/rtmir/test_bad_input.py > /tmp/table.md
+    """
+    import contextlib
+    import io
+    import tempfile
+
+    rows = ["| case | exit | the line |", "|---|---|---|"]
+    for name, argv, _ in CASES:
+        with tempfile.TemporaryDirectory() as tmp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            d = Path(tmp)
+            _fixtures(d)
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                code = main([a.format(d=d, port=taken.getsockname()[1]) for a in argv])
+            line = err.getvalue().strip().replace(str(d), "{d}").replace("|", "\\|")
+        rows.append(f"| `{name}` | {code} | {line} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[1])]
+    print(table())
