@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ from . import live
 from .common import (DeviceLost, UsageError, audio_file_sinks, build_control, build_graph_from_args,  # noqa: F401
                      check_tasks,
                      build_processors, build_sinks, check_block, check_ports, discard, epoch_setter,
-                     make_engine, output_plan, parse_miss_policy, stopped_by)
+                     make_engine, output_plan, parse_miss_policy, run_inputs, stopped_by)
 
 log = logging.getLogger("rtmir")
 DEMO_CLIP = Path(__file__).resolve().parent.parent / "data" / "demo.flac"
@@ -49,7 +50,8 @@ def stream_file(args, path: Path, realtime: bool) -> int:
     host = FileHost(path, block=args.block, realtime=realtime)  # probes the file first
     graph = build_graph_from_args(args, files=bool(args.out_dir))
     engine = Engine(graph)  # checks the whole graph before any output is opened
-    plan = output_plan(args, inputs=(path,))  # every output checked before one is opened
+    engine.prepare(host.info.sample_rate, host.info.channels, args.block)  # channels, rates: now
+    plan = output_plan(args, inputs=run_inputs(args, path))  # every output checked before one is opened
     sinks = build_sinks(args, None, plan)
     audio: list = []
     try:
@@ -60,10 +62,15 @@ def stream_file(args, path: Path, realtime: bool) -> int:
             discard(s)
         raise
     engine.add_sinks(sinks + [sink for *_, sink in audio])
-    try:
-        with StopSignals() as signals:  # SIGINT/SIGTERM/SIGHUP stop the stream; outputs are closed, not lost
+    with StopSignals() as signals:  # SIGINT/SIGTERM/SIGHUP stop the stream; outputs are closed, not lost
+        try:
             summary = host.run(engine, stop=lambda: signals.raised, on_epoch=epoch_setter(sinks), audio_files=audio)
-    finally:
+        except BaseException:
+            if not engine.stats.samples_in:  # nothing streamed: nothing to keep
+                for s in engine.sinks:
+                    discard(s)
+            engine.close()
+            raise
         engine.close()
     _report(summary, engine)
     return stopped_by(signals.signum)
@@ -156,7 +163,7 @@ def cmd_bench(args) -> int:
 
 def _open_bench_outputs(args) -> dict:
     """``--json``/``--plot`` claimed and their ``.part`` files created (``output_path``)."""
-    plan, outputs = OutputPlan(), {}
+    plan, outputs = OutputPlan(run_inputs(args)), {}
     try:
         for key, opt, mode in (("json", "--json", "w"), ("plot", "--plot", "wb")):
             value = getattr(args, key)
@@ -171,12 +178,13 @@ def _open_bench_outputs(args) -> dict:
 
 def _check_bench_args(args) -> None:
     """Every bench option checked before anything runs (one clear line each)."""
-    if args.seconds <= 0.6 or args.e2e_seconds < 1.0 or args.load_seconds <= 0:
-        raise UsageError("--seconds must be > 0.6 (0.5 s is warm-up), --e2e-seconds >= 1, --load-seconds > 0")
+    finite = all(math.isfinite(x) for x in (args.seconds, args.e2e_seconds, args.load_seconds))
+    if not finite or args.seconds <= 0.6 or args.e2e_seconds < 1.0 or args.load_seconds <= 0:
+        raise UsageError("--seconds must be > 0.6 (0.5 s is warm-up), --e2e-seconds >= 1, --load-seconds > 0, all finite")
     if not 16 <= args.e2e_block <= 8192:
         raise UsageError(f"--e2e-block must be 16…8192 samples, got {args.e2e_block}")
-    if args.deadline_ms is not None and args.deadline_ms <= 0:
-        raise UsageError(f"--deadline-ms must be positive, got {args.deadline_ms}")
+    if args.deadline_ms is not None and not (args.deadline_ms > 0 and math.isfinite(args.deadline_ms)):
+        raise UsageError(f"--deadline-ms must be positive and finite, got {args.deadline_ms}")
     if args.sample_rate is not None and not 8000 <= args.sample_rate <= 384000:
         raise UsageError(f"--sample-rate must be 8000…384000 Hz, got {args.sample_rate}")
     if args.plot:

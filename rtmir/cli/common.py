@@ -72,6 +72,27 @@ def build_graph_from_args(args, files: bool = False) -> Graph:
     return graph
 
 
+def run_inputs(args, *audio: Path) -> tuple[Path, ...]:
+    """Every file the run reads — the audio input(s), ``--play``, ``--graph`` and the models it
+    names, ``--model`` when it is a path, the shipped models — so that no output may replace one."""
+    from ..zoo import zoo_models
+
+    files = list(audio) + list(zoo_models())
+    for value in (getattr(args, "play", None), getattr(args, "graph", None), getattr(args, "model", None)):
+        if value and Path(value).exists():
+            files.append(Path(value))
+    graph = getattr(args, "graph", None)
+    if graph and Path(graph).is_file():
+        try:
+            spec = GraphSpec.from_toml(graph)
+        except Exception:  # a graph that does not parse is refused elsewhere, with its own line
+            spec = None
+        for node in (spec.nodes if spec is not None else []):
+            if node.model and Path(node.model).exists():
+                files.append(Path(node.model))
+    return tuple(files)
+
+
 def output_plan(args, inputs: tuple[Path, ...] = ()) -> OutputPlan:
     """Every output the command line names, claimed before any work (``output_path``): ``--jsonl``
     (``-`` = standard output) and ``--out-dir``'s ``events.jsonl``; audio file routes are claimed

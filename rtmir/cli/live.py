@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 
 from ..core.engine import Engine
-from ..hosts.devices import AudioDeviceError, set_jack_client_name
-from ..hosts.file_host import AudioFileError, probe
+from ..hosts.devices import set_jack_client_name
+from ..hosts.file_host import probe
 from ..hosts import jack_ports
 from ..hosts.live_host import DeviceLostError, LiveHost
+from ..hosts.stop_signals import StopSignals
 from ..sinks.display import DisplaySink
 from . import common
 
@@ -20,7 +21,43 @@ PLAY_TAIL_S = 0.5
 
 
 def run_live(args) -> int:
-    """Run until Ctrl-C, SIGTERM, ``--seconds``, or the device is lost (→ ``common.DeviceLost``)."""
+    """Run until Ctrl-C, SIGTERM, SIGHUP, ``--seconds``, the end of ``--play``, or the device is
+    lost (→ ``common.DeviceLost``). Outputs: kept (closed, renamed) once audio has streamed;
+    discarded on any failure before that."""
+    host, graph, policy, inputs = _prepare_host(args)
+    sinks = common.build_sinks(args, None, common.output_plan(args, common.run_inputs(args, *inputs)))
+    display = None if args.no_display or not sys.stderr.isatty() else DisplaySink()
+    try:
+        engine = common.make_engine(graph, sinks + ([display] if display else []),
+                                    control=common.build_control(args), miss_policy=policy)
+    except BaseException:
+        for s in sinks:
+            common.discard(s)
+        raise
+    with StopSignals() as signals:  # also while the device opens and the worker drains
+        try:
+            summary = _run(host, engine, _stop_rule(args, host, signals), common.epoch_setter(sinks), display)
+        except BaseException as exc:
+            if not host.frames_in:  # nothing streamed: the outputs go, then the engine closes
+                for s in sinks:
+                    common.discard(s)
+            engine.close()
+            if isinstance(exc, DeviceLostError):
+                raise common.DeviceLost(str(exc)) from exc
+            raise
+        engine.close()
+    print(f"rtmir: {summary.get('seconds', 0.0):.1f} s live, {summary.get('events', 0)} events, "
+          f"{summary.get('xruns', 0)} xruns ({summary.get('xruns_first_second', 0)} in the first second), "
+          f"{summary.get('missed_blocks', 0)} missed blocks, "
+          f"{summary.get('missed_hops', 0)} missed hops "
+          f"({summary.get('stop_reason', 'stop')})", file=sys.stderr)
+    if summary.get("stop_reason") == "interrupt":  # Ctrl-C seen as KeyboardInterrupt
+        return common.stopped_by(signal.SIGINT)
+    return common.stopped_by(summary.get("signal") or signals.signum)
+
+
+def _prepare_host(args):
+    """Every option checked, the graph built and the ``LiveHost`` made — nothing opened yet."""
     _check_numbers(args)
     common.check_ports(args)
     inputs = ()
@@ -40,20 +77,15 @@ def run_live(args) -> int:
                     channels=args.in_channels, deadline_ms=args.deadline_ms,
                     output=args.out_channels is not None, out_channels=args.out_channels, play=args.play,
                     jack_ports=ports)
-    sinks = common.build_sinks(args, None, common.output_plan(args, inputs))
-    display = None if args.no_display or not sys.stderr.isatty() else DisplaySink()
-    try:
-        engine = common.make_engine(graph, sinks + ([display] if display else []),
-                                    control=common.build_control(args), miss_policy=policy)
-    except Exception:
-        for s in sinks:
-            common.discard(s)
-        raise
+    return host, graph, policy, inputs
+
+
+def _stop_rule(args, host: LiveHost, signals: StopSignals):
+    """What ends the run: a stop signal, ``--seconds`` of audio, or the end of ``--play`` (+ a tail)."""
+    played_at: list[float] = []
 
     def streamed_enough() -> bool:  # seconds of audio streamed, not of wall time (opening excluded)
         return host.settings is not None and host.frames_in >= args.seconds * host.settings.sample_rate
-
-    played_at: list[float] = []
 
     def played() -> bool:  # the whole file went in, then PLAY_TAIL_S for the last results
         if host.play_done and not played_at:
@@ -61,26 +93,7 @@ def run_live(args) -> int:
         return bool(played_at) and time.monotonic() - played_at[0] >= PLAY_TAIL_S
 
     checks = [c for c, on in ((streamed_enough, args.seconds), (played, args.play is not None)) if on]
-    stop = (lambda: any(c() for c in checks)) if checks else None
-    try:
-        summary = _run(host, engine, stop, common.epoch_setter(sinks), display)
-    except DeviceLostError as exc:
-        engine.close()
-        raise common.DeviceLost(str(exc)) from exc
-    except (AudioDeviceError, AudioFileError):  # nothing was streamed: the outputs go, then the engine closes
-        for s in sinks:
-            common.discard(s)
-        engine.close()
-        raise
-    engine.close()
-    print(f"rtmir: {summary.get('seconds', 0.0):.1f} s live, {summary.get('events', 0)} events, "
-          f"{summary.get('xruns', 0)} xruns ({summary.get('xruns_first_second', 0)} in the first second), "
-          f"{summary.get('missed_blocks', 0)} missed blocks, "
-          f"{summary.get('missed_hops', 0)} missed hops "
-          f"({summary.get('stop_reason', 'stop')})", file=sys.stderr)
-    if summary.get("stop_reason") == "interrupt":  # Ctrl-C seen as KeyboardInterrupt
-        return common.stopped_by(signal.SIGINT)
-    return common.stopped_by(summary.get("signal"))
+    return lambda: signals.raised or any(c() for c in checks)
 
 
 def _check_numbers(args) -> None:

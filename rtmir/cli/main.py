@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-ports", action="append", metavar="PATTERN",
                    help="JACK ports (repeatable; 'none') that outputs 1, 2, ... feed instead of system:playback_*")
     p.add_argument("--play", metavar="FILE",
-                   help="play FILE into the live input path instead of the device's input (no microphone needed); stops after it")
+                   help="play FILE into the live input path in place of what the input device hears (the device still runs the clock); stops after it")
     p.add_argument("--no-display", action="store_true", help="no terminal display")
     p.add_argument("--miss-policy", default="skip", metavar="P",
                    help="what a hop the worker is too late for yields: skip, hold or dry, or TASK=P,... (default skip)")

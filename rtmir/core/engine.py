@@ -179,8 +179,9 @@ class Engine:
         self.inline = None
 
     def warm_up(self, pushes: int = 4) -> None:
-        """After ``prepare``: push ``pushes`` host blocks of silence through every node, then
-        prepare again, so that first calls (onnxruntime's first runs, numba dispatch, caches) are
+        """After ``prepare`` and before ``attach_inline``/``detach_ahead``: push host blocks of
+        silence until every node has run ``pushes`` steps (at least ``pushes`` blocks, at most
+        about a second more), then prepare again, so that first calls (onnxruntime's first runs, numba dispatch, caches) are
         paid now and not in a live stream's first blocks, where the worker holds the GIL the
         audio callback needs (measured on JACK, pitch: 10–20 xruns in a cold stream's first
         second, 0 warmed). Nothing reaches the sinks, no control is drained; state, stream time,
@@ -189,8 +190,11 @@ class Engine:
         self.sinks, self.control = [], None
         try:
             silence = np.zeros((self.host_channels, self.max_block), np.float32)
-            for _ in range(pushes):
+            limit = pushes + int(np.ceil(self.host_rate / self.max_block))  # at most ~1 s more
+            for k in range(limit):  # every node at least ``pushes`` steps (a hop may span blocks)
                 self.push(silence)
+                if k + 1 >= pushes and all(n.steps >= pushes for n in self.nodes):
+                    break
         finally:
             self.sinks, self.control = sinks, control
         self.prepare(self.host_rate, self.host_channels, self.max_block)
@@ -338,11 +342,16 @@ class Engine:
             sink.status(extra)
 
     def close(self) -> None:
-        """Close every sink (flush files, close sockets) and the control server."""
-        for sink in self.sinks:
-            sink.close()
-        if self.control is not None:
-            self.control.close()
+        """Close every sink (flush files, close sockets) and the control server — all of them,
+        even when one fails; then the first failure is raised."""
+        first: BaseException | None = None
+        for closeable in self.sinks + ([self.control] if self.control is not None else []):
+            try:
+                closeable.close()
+            except Exception as exc:  # the others must still be closed (their files renamed)
+                first = first or exc
+        if first is not None:
+            raise first
 
     # -- reports --------------------------------------------------------------------------
     def missed_hops(self) -> dict[str, int]:

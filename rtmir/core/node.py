@@ -259,14 +259,15 @@ class Node:
         """Name the node and move ``t`` onto stream time (less the delay of what the node hears);
         events that then describe audio from before the node (re)started (an upstream delay's
         priming) are dropped, as every processor drops its own."""
-        name, base = self.name, self._t_base_s
+        name, base, delayed = self.name, self._t_base_s, self.t_offset_s > 0
         offset = self.t_offset_s - base
         early = False
         for e in events:
             e.node = name
             if offset:
                 e.t -= offset
-                early = early or e.t < base
+            if delayed and e.t < base:
+                early = True
         return [e for e in events if e.t >= base] if early else events
 
     def _miss(self, x: np.ndarray) -> list[Event]:

@@ -13,10 +13,13 @@ until these options are used.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
 from .devices import AudioDeviceError
+
+log = logging.getLogger("rtmir")
 
 #: the pattern that means "connect nothing"
 NONE = "none"
@@ -74,11 +77,16 @@ def resolve(inputs: list[str] | None, outputs: list[str] | None) -> PortPlan:
     return PortPlan(sources, sinks)
 
 
-def apply(plan: PortPlan, client_name: str) -> dict[str, list[str]]:
-    """Rewire the started stream's ports (those of JACK client ``client_name``) as ``plan`` says.
+def apply(plan: PortPlan, client_name: str, inputs: int, outputs: int) -> dict[str, list[str]]:
+    """Rewire the started stream's ports (those of JACK client ``client_name``, which has
+    ``inputs`` and ``outputs`` audio ports) as ``plan`` says.
 
     Returns:
         ``{rtmir port: [ports it is connected to now]}`` for the ports rewired.
+
+    Raises:
+        AudioDeviceError: the client has other port counts (JACK renamed it because the name
+            was taken, so these ports may be another program's: give ``--client-name``).
     """
     if plan.sources is None and plan.sinks is None:
         return {}
@@ -86,10 +94,18 @@ def apply(plan: PortPlan, client_name: str) -> dict[str, list[str]]:
     wired: dict[str, list[str]] = {}
     try:
         prefix = f"^{re.escape(client_name)}:"
-        for names, ours_are_inputs in ((plan.sources, True), (plan.sinks, False)):
+        for names, ours_are_inputs, count in ((plan.sources, True, inputs), (plan.sinks, False, outputs)):
             if names is None:
                 continue
             ours = client.get_ports(prefix, is_audio=True, is_input=ours_are_inputs, is_output=not ours_are_inputs)
+            if len(ours) != count:
+                raise AudioDeviceError(
+                    f"JACK client {client_name!r} has {len(ours)} {'input' if ours_are_inputs else 'output'} "
+                    f"ports, the stream {count}: the name is probably another program's (give --client-name NAME)")
+            if len(names) != count:
+                log.warning("%s: %d JACK ports named for %d %s: %s", "--input-ports" if ours_are_inputs
+                            else "--output-ports", len(names), count, "inputs" if ours_are_inputs else "outputs",
+                            "the extra ones are not connected" if len(names) > count else "the rest stay unconnected")
             for i, port in enumerate(ours):
                 for other in client.get_all_connections(port):
                     if ours_are_inputs:

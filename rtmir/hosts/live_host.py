@@ -43,7 +43,7 @@ import numpy as np
 from ..core.engine import Engine
 from .ahead import AheadPart
 from .devices import AudioDeviceError, StreamSettings, _sd, resolve_stream
-from .live_worker import TIMES, AudioSide, Worker, median_push_ms
+from .live_worker import AudioSide, Worker, median_push_ms
 from .ring import DelayRing, InputRing
 from .stop_signals import StopSignals
 
@@ -190,11 +190,12 @@ class LiveHost:
 
     # -- the run ----------------------------------------------------------------------------
     def run(self, engine: Engine, stop=None, status_every: float = 1.0, on_epoch=None) -> dict:
-        """Stream until ``stop()`` is true, Ctrl-C, SIGTERM, or the device is lost.
+        """Stream until ``stop()`` is true, a stop signal (SIGINT, SIGTERM, SIGHUP:
+        ``stop_signals``), or the device is lost.
 
         Prepares ``engine`` at the device's rate and channels; on a normal stop the stream is
         closed, the worker drains the ring and ``engine.finish()`` runs (the caller closes the
-        engine). Call from the main thread to get SIGTERM handling.
+        engine). Call from the main thread to get the stop signals handled.
 
         Args:
             engine: the engine to feed (prepared here).
@@ -304,7 +305,7 @@ class LiveHost:
             from .jack_ports import apply
 
             try:
-                self.wired = apply(self.jack_ports, jack_client_name())
+                self.wired = apply(self.jack_ports, jack_client_name(), s.channels, s.out_channels if s.output else 0)
             except Exception as exc:  # the stream is not ours to keep: close it, one line
                 self._worker.halt.set()
                 stream.abort()
@@ -390,41 +391,7 @@ class LiveHost:
             raise self._ahead.error
 
     def summary(self, reason: str) -> dict:
-        """Counters of the run (also available mid-run)."""
-        side, worker, s = self._side, self._worker, self.settings
-        stats = worker.engine.stats
-        mean_ms, jitter_ms = side.jitter_ms()
-        intervals = side.intervals_ms()
-        missed_hops = worker.engine.missed_hops()
-        deadline = self.deadline_frames()
-        recent = worker.push_ms[: min(worker.pushes, TIMES)]
-        wall = time.perf_counter() - self._started
-        return {
-            "stop_reason": reason, "signal": self._signal, "device": s.name, "sample_rate": s.sample_rate, "block": self.block,
-            "seconds": side.in_ring.write_pos / s.sample_rate, "wall_seconds": wall,
-            "callbacks": side.callbacks, "xruns": side.xruns,
-            # flagged in the first second of callbacks (a stream's start: JACK's graph reorders)
-            "xruns_first_second": int(np.count_nonzero(
-                side.xrun_at[:min(side.xruns, len(side.xrun_at))] < s.sample_rate // self.block)),
-            "input_overflows": int(side.flags[0]), "input_underflows": int(side.flags[1]),
-            "output_underflows": int(side.flags[2]), "output_overflows": int(side.flags[3]),
-            "missed_blocks": side.in_ring.dropped_writes, "missed_frames": side.in_ring.dropped_frames,
-            "late_blocks": side.late_blocks, "nonfinite_samples": stats.nonfinite_samples,
-            "ahead_late_blocks": 0 if self._ahead is None else self._ahead.late_blocks,
-            "events": stats.events, "pushes": worker.pushes,
-            "compute_ms_p50": float(np.percentile(recent, 50)) if len(recent) else 0.0,
-            "compute_ms_p99": float(np.percentile(recent, 99)) if len(recent) else 0.0,
-            "compute_ms_max": worker.max_push_ms,
-            "cpu_load": worker.busy_s / wall if wall > 0 else 0.0,
-            "callback_interval_ms": mean_ms, "callback_jitter_ms": jitter_ms,
-            "callback_interval_max_ms": float(intervals.max()) if len(intervals) else 0.0,
-            "missed_hops": sum(missed_hops.values()), "missed_hops_by_processor": missed_hops,
-            "missed_pushes": worker.engine.missed_pushes,
-            "miss_policies": worker.engine.miss_policies(),
-            "deadline_ms": None if deadline is None else 1000.0 * deadline / s.sample_rate,
-            "engine_output_channels": worker.engine.output_channels, "out_channels": s.out_channels,
-            "device_latency_ms": [1000.0 * x for x in self._device_latency],
-            "output_latency_ms": 1000.0 * (sum(self._device_latency) + self.output_latency_blocks * self.block
-                                           / s.sample_rate) if self.output else None,
-            "timetag_epoch": side.epoch,
-        }
+        """Counters of the run (also available mid-run; ``live_summary``)."""
+        from .live_summary import summary
+
+        return summary(self, reason)

@@ -76,7 +76,7 @@ class AudioSide:
             raise self.stop_exc
         self._capture(indata, time_info, status)
 
-    def _capture(self, indata, time_info, status) -> None:
+    def _capture(self, indata, time_info, status):
         if self.epoch is None:
             age = time_info.currentTime - time_info.inputBufferAdcTime
             self.capture_age_s = age if 0.0 < age < 1.0 else 0.0

@@ -1,5 +1,6 @@
 """``rtmir live --play FILE``: a file played into the live input path, for trying the live
-chain (device, callback, worker, output, display) without a microphone.
+chain (device, callback, worker, output, display) without playing into a microphone. An input
+device is still opened: its callback is the clock; what it hears is replaced by the file.
 
 The file is decoded whole before the stream opens (``load``), resampled to the device's rate
 (soxr, VHQ, offline) and fitted to the stream's input channels (the same count: as it is;

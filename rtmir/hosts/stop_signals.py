@@ -15,8 +15,9 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class StopSignals:
-    """Within ``with``: the stop signals set ``raised`` instead of killing (main thread only;
-    elsewhere nothing is installed and Ctrl-C stays a ``KeyboardInterrupt``)."""
+    """Within ``with``: the first stop signal sets ``raised`` instead of killing; a second one
+    gets the default action (a run that hangs can still be stopped). Main thread only; elsewhere
+    nothing is installed and Ctrl-C stays a ``KeyboardInterrupt``."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -31,11 +32,6 @@ class StopSignals:
         """``"SIGINT"`` etc., or "" when none came."""
         return "" if self.signum is None else signal.Signals(self.signum).name
 
-    @property
-    def exit_code(self) -> int:
-        """128 + the signal number (0 when none came)."""
-        return 0 if self.signum is None else 128 + self.signum
-
     def __enter__(self) -> "StopSignals":
         if threading.current_thread() is threading.main_thread():
             for sig in STOP_SIGNALS:
@@ -45,6 +41,12 @@ class StopSignals:
     def _handle(self, signum, frame) -> None:
         if self.signum is None:
             self.signum = signum
+            return
+        # a second one: the run did not stop in time — let the signal do what it does by default
+        import os
+
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
     def __exit__(self, *exc) -> None:
         for sig, old in self._old.items():

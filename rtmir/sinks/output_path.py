@@ -86,7 +86,7 @@ class OutputPlan:
     def claim(self, path, option: str, allow_stdout: bool = False) -> Path | None:
         """``check_output`` plus: refused if another output of this run already claimed it."""
         p = check_output(path, option, self.inputs, allow_stdout)
-        key = STDOUT if p is None else os.path.abspath(p)
+        key = STDOUT if p is None else os.path.join(os.path.realpath(p.parent), p.name)  # links to one directory
         if key in self._claimed:
             where = "standard output" if p is None else str(p)
             raise OutputError(f"{option} and {self._claimed[key]} would both write {where}")
@@ -129,19 +129,28 @@ class PartFile:
         self.file = os.fdopen(fd, mode)
 
     def commit(self) -> None:
-        """Flush, close and move the finished file into place (idempotent)."""
+        """Flush, close and move the finished file into place (idempotent).
+
+        Raises:
+            OutputError: it could not be finished (disk full, I/O error): the ``.part`` is removed.
+        """
         if self.committed:
             return
-        self.committed = True
         if self.part is None:
+            self.committed = True
             try:
                 self.file.flush()
             except BrokenPipeError:  # the reader left (`| head`): nothing to keep
                 pass
             return
-        if not self.file.closed:
-            self.file.close()
-        os.replace(self.part, self.path)
+        try:
+            if not self.file.closed:
+                self.file.close()
+            os.replace(self.part, self.path)
+        except OSError as exc:
+            self.discard()
+            raise OutputError(f"cannot finish {self.path}: {exc.strerror or exc}") from None
+        self.committed = True
 
     def discard(self) -> None:
         """Close and delete the unfinished file (idempotent; after ``commit`` nothing happens)."""
@@ -150,17 +159,9 @@ class PartFile:
         self.committed = True
         if self.part is None:
             return
-        if not self.file.closed:
-            self.file.close()
+        try:
+            if not self.file.closed:
+                self.file.close()
+        except OSError:  # a failed flush: the file goes anyway
+            pass
         self.part.unlink(missing_ok=True)
-
-
-def write_text(path: Path | None, text: str, option: str) -> None:
-    """Write ``text`` whole to a checked target (via ``.part``), or to stdout for None."""
-    out = PartFile(path, "w", option)
-    try:
-        out.file.write(text)
-    except BaseException:
-        out.discard()
-        raise
-    out.commit()

@@ -17,7 +17,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from graphs import delay_line
 from rtmir.cli.main import main
+from rtmir.zoo import zoo_models
+
+ZOO = str(zoo_models()[0])
 
 CASES = [
     # -- outputs that must never destroy anything ----------------------------------------------
@@ -47,6 +51,13 @@ CASES = [
     ("control-port-taken", ["stream", "{d}/a.wav", "--task", "yin", "--jsonl", "{d}/e.jsonl", "--control-port", "{port}"],
      "cannot listen for OSC control"),
     ("control-port-out-of-range", ["stream", "{d}/a.wav", "--task", "yin", "--control-port", "70000"], "0…65535"),
+    ("jsonl-is-the-model", ["stream", "{d}/a.wav", "--task", "model", "--model", "{d}/stereo.onnx",
+                            "--jsonl", "{d}/stereo.onnx"], "is an input of this run"),
+    ("jsonl-is-the-graph", ["stream", "{d}/a.wav", "--graph", "{d}/ok.toml", "--jsonl", "{d}/ok.toml"],
+     "is an input of this run"),
+    ("jsonl-is-a-shipped-model", ["stream", "{d}/a.wav", "--task", "yin", "--jsonl", "{zoo}"], "is an input of this run"),
+    ("channels-refused-before-any-output", ["stream", "{d}/six.wav", "--task", "model", "--model", "{d}/stereo.onnx",
+                                            "--jsonl", "{d}/e.jsonl", "--out-dir", "{d}/od"], "cannot map 6 input channels"),
     # -- destinations ----------------------------------------------------------------------------
     ("osc-empty-host", ["stream", "{d}/a.wav", "--task", "yin", "--osc", ":9000"], "give the host"),
     ("osc-no-port", ["stream", "{d}/a.wav", "--task", "yin", "--osc", "localhost"], "bad OSC destination"),
@@ -84,6 +95,9 @@ CASES = [
     ("bench-rate-negative", ["bench", "--task", "yin", "--sample-rate", "-48000"], "--sample-rate must be"),
     ("bench-json-is-a-directory", ["bench", "--task", "yin", "--json", "{d}/od"], "is a directory"),
     ("bench-json-in-proc", ["bench", "--task", "yin", "--json", "/proc/rtmir.json"], "cannot write"),
+    ("bench-seconds-nan", ["bench", "--task", "yin", "--seconds", "nan"], "all finite"),
+    ("bench-json-is-the-model", ["bench", "--task", "model", "--model", "{d}/stereo.onnx", "--json", "{d}/stereo.onnx"],
+     "is an input of this run"),
     ("bench-json-is-a-symlink", ["bench", "--task", "yin", "--json", "{d}/link.jsonl"], "is a symbolic link"),
     ("bench-json-and-plot-same-file", ["bench", "--task", "yin", "--json", "{d}/b.png", "--plot", "{d}/b.png"],
      "would both write"),
@@ -120,8 +134,10 @@ def _fixtures(d: Path) -> None:
     (d / "dangling.jsonl").symlink_to(d / "nowhere.jsonl")
     os.mkfifo(d / "fifo")
     (d / "notes.txt").write_text("not audio\n")
+    sf.write(d / "six.wav", np.zeros((sr // 4, 6), np.float32), sr)
+    delay_line(d / "stereo.onnx", delay=4, hop=1, sample_rate=sr, channels=2)
     (d / "empty.wav").write_bytes(b"")
-    (d / "ok.toml").write_text('[nodes.y]\ntask = "yin"\n')
+    (d / "ok.toml").write_text('edges = ["input -> y"]\n[nodes.y]\ntask = "yin"\n')
     (d / "bad.toml").write_text("[nodes.y\ntask = yin\n")
     (d / "cycle.toml").write_text('edges = ["a -> b", "b -> a"]\n[nodes.a]\ntask = "delay"\n'
                                   '[nodes.b]\ntask = "delay"\n')
@@ -152,7 +168,8 @@ def taken_port():
 def test_bad_input_exits_2_with_one_line_and_leaves_everything_as_it_was(tmp_path, capsys, taken_port, argv, words):
     _fixtures(tmp_path)
     before = _snapshot(tmp_path)
-    args = [a.format(d=tmp_path, port=taken_port) for a in argv]
+    args = [a.format(d=tmp_path, port=taken_port, zoo=ZOO) for a in argv]
+    zoo_before = Path(ZOO).read_bytes()
     code = main(args)
     out, err = capsys.readouterr()
     lines = [line for line in err.splitlines() if line.strip()]
@@ -161,6 +178,7 @@ def test_bad_input_exits_2_with_one_line_and_leaves_everything_as_it_was(tmp_pat
     assert words in lines[0], lines[0]
     assert "Traceback" not in err + out and out == ""
     assert _snapshot(tmp_path) == before  # inputs intact, nothing new, no .part left
+    assert Path(ZOO).read_bytes() == zoo_before and not Path(ZOO + ".part").exists()
 
 
 def test_the_table_has_at_least_40_distinct_cases():
@@ -184,8 +202,8 @@ def table() -> str:
             _fixtures(d)
             err = io.StringIO()
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-                code = main([a.format(d=d, port=taken.getsockname()[1]) for a in argv])
-            line = err.getvalue().strip().replace(str(d), "{d}").replace("|", "\\|")
+                code = main([a.format(d=d, port=taken.getsockname()[1], zoo=ZOO) for a in argv])
+            line = err.getvalue().strip().replace(str(d), "{d}").replace(ZOO, "{zoo}").replace("|", "\\|")
         rows.append(f"| `{name}` | {code} | {line} |")
     return "\n".join(rows)
 

@@ -18,6 +18,17 @@ def _live(*args, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
+def _live_writing(out: Path) -> subprocess.Popen:
+    """``rtmir live --task yin --jsonl out``, returned once its ``.part`` holds some events."""
+    part = Path(str(out) + ".part")
+    proc = _live("--task", "yin", "--jsonl", str(out))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (part.exists() and part.stat().st_size > 2000):
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    return proc
+
+
 def test_live_runs_and_writes_events(jack_server, tmp_path):
     out = tmp_path / "live.jsonl"
     proc = _live("--task", "yin", "--seconds", "3", "--jsonl", str(out), "--osc", "127.0.0.1:9")
@@ -31,13 +42,8 @@ def test_live_runs_and_writes_events(jack_server, tmp_path):
 
 def test_live_exits_3_with_one_line_when_the_server_dies(jack_server, tmp_path):
     out = tmp_path / "live.jsonl"
-    part = Path(str(out) + ".part")
-    proc = _live("--task", "yin", "--jsonl", str(out))
+    proc = _live_writing(out)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not (part.exists() and part.stat().st_size > 2000):
-            time.sleep(0.1)
-        assert proc.poll() is None, proc.communicate()
         jack_server.stop(signal.SIGKILL)
         _, err = proc.communicate(timeout=20)
     finally:
@@ -78,12 +84,8 @@ def test_a_stop_signal_ends_live_with_128_plus_n_and_complete_outputs(jack_serve
     signal are printed, the JSONL is whole and in place, exit 128 + N."""
     out = tmp_path / "live.jsonl"
     part = Path(str(out) + ".part")
-    proc = _live("--task", "yin", "--jsonl", str(out))
+    proc = _live_writing(out)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not (part.exists() and part.stat().st_size > 2000):
-            time.sleep(0.05)
-        assert proc.poll() is None, proc.communicate()
         proc.send_signal(getattr(signal, sig))
         _, err = proc.communicate(timeout=20)
     finally:
@@ -148,6 +150,7 @@ def test_input_ports_wire_rtmir_to_the_named_jack_port(jack_server, tmp_path):
 
     src = jack.Client("rtmir_tone", no_start_server=True, servername=SERVER)
     port = src.outports.register("out")
+    src.inports.register("in")  # where rtmir's output goes with --output-ports
     phase = [0]
 
     @src.set_process_callback
@@ -160,14 +163,19 @@ def test_input_ports_wire_rtmir_to_the_named_jack_port(jack_server, tmp_path):
     out = tmp_path / "live.jsonl"
     try:
         proc = _live("--task", "yin", "--seconds", "2", "--client-name", "rtmir_ports_test",
-                     "--input-ports", "rtmir_tone:out", "--jsonl", str(out))
+                     "--input-ports", "rtmir_tone:out", "--out-channels", "1", "--output-ports", "rtmir_tone:in",
+                     "--jsonl", str(out))
         seen: list[set[str]] = []  # PortAudio connects system:capture_1 at start; rtmir rewires it then
+        fed: list[set[str]] = []
         deadline = time.monotonic() + 20
         while proc.poll() is None and time.monotonic() < deadline:
             now = {c.name for p in src.get_ports("^rtmir_ports_test:", is_input=True)
                    for c in src.get_all_connections(p)}
+            out_now = {c.name for p in src.get_ports("^rtmir_ports_test:", is_output=True)
+                       for c in src.get_all_connections(p)}
             if now:
                 seen.append(now)
+                fed.append(out_now)
             time.sleep(0.05)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -175,6 +183,7 @@ def test_input_ports_wire_rtmir_to_the_named_jack_port(jack_server, tmp_path):
         src.close()
     assert proc.returncode == 0, err
     assert len(seen) > 10 and all(x == {"rtmir_tone:out"} for x in seen[3:]), seen
+    assert all(x == {"rtmir_tone:in"} for x in fed[3:]), fed  # not system:playback_1
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     voiced = [r["f0_hz"] for r in rows if r["voiced"]]
     assert len(voiced) > len(rows) // 2 and abs(np.median(voiced) - 220) < 2

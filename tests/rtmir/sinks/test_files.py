@@ -44,3 +44,37 @@ def test_a_missing_directory_is_refused_with_its_name(tmp_path):
         JsonlSink(tmp_path / "nope" / "e.jsonl")
     with pytest.raises(OutputError, match="does not exist"):
         AudioFileSink(tmp_path / "nope" / "a.wav", 16000, 1)
+
+
+def test_engine_close_closes_every_sink_even_when_one_fails(tmp_path):
+    """A sink that fails to close must not leave the others' files as ``.part``."""
+    from rtmir.core.engine import Engine
+    from rtmir.tasks.yin import YinProcessor
+
+    class FailsToClose:
+        def send(self, events):
+            pass
+
+        def status(self, stats):
+            pass
+
+        def close(self):
+            raise OSError(28, "No space left on device")
+
+    first, last = JsonlSink(tmp_path / "a.jsonl"), JsonlSink(tmp_path / "b.jsonl")
+    engine = Engine([YinProcessor()], [first, FailsToClose(), last])
+    with pytest.raises(OSError, match="No space"):
+        engine.close()
+    assert (tmp_path / "a.jsonl").exists() and (tmp_path / "b.jsonl").exists()
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_two_spellings_of_one_directory_are_one_output(tmp_path):
+    from rtmir.sinks.output_path import OutputPlan
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    plan = OutputPlan()
+    plan.claim(tmp_path / "real" / "events.jsonl", "--jsonl")
+    with pytest.raises(OutputError, match="would both write"):
+        plan.claim(tmp_path / "alias" / "events.jsonl", "--out-dir (events.jsonl)")
