@@ -16,6 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ..sinks.output_path import PartFile, check_output
+
 import numpy as np
 
 PARTS = (("algorithmic_ms", "algorithmic"), ("buffering_ms", "buffering"), ("compute_p99_ms", "compute p99"),
@@ -134,7 +136,14 @@ def main() -> None:
     parser.add_argument("json")
     parser.add_argument("png")
     args = parser.parse_args()
-    write_plot(json.loads(Path(args.json).read_text()), args.png)
+    doc = json.loads(Path(args.json).read_text())
+    out = PartFile(check_output(args.png, "png", inputs=(args.json,)), "wb", "png")
+    try:
+        write_plot(doc, out.file)
+    except BaseException:
+        out.discard()
+        raise
+    out.commit()
 
 
 if __name__ == "__main__":

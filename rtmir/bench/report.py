@@ -17,6 +17,8 @@ import platform
 from datetime import date
 from pathlib import Path
 
+from ..sinks.output_path import PartFile, check_output
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "docs" / "results"
 # fragments in this order first; any other *.md after them, alphabetically
@@ -104,7 +106,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Assemble docs/BENCHMARKS.md from docs/results/.")
     parser.add_argument("--out", default=str(ROOT / "docs" / "BENCHMARKS.md"))
     args = parser.parse_args()
-    Path(args.out).write_text(render())
+    text = render()  # everything read before the output is touched
+    out = PartFile(check_output(args.out, "--out"), "w", "--out")
+    out.file.write(text)
+    out.commit()
 
 
 if __name__ == "__main__":
