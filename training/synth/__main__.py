@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--sample-rate", type=int, default=44100, help="render rate: 44100 or 48000")
     ap.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     ap.add_argument("--no-augment", action="store_true", help="no augmentation")
+    ap.add_argument("--labels", default="midi",
+                    help="f0 labels: midi (note-on to note-off) or aligned (from each note's own render)")
     ap.add_argument("--soundfont", action="append", default=None,
                     help="override the split's soundfonts (name or path; repeatable)")
     args = ap.parse_args(argv)
@@ -49,6 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         raise UsageError(f"unknown --kind {args.kind!r}: use mono or multi")
     if args.split not in SPLITS:
         raise UsageError(f"unknown --split {args.split!r}: use train or val")
+    if args.labels not in ("midi", "aligned"):
+        raise UsageError(f"unknown --labels {args.labels!r}: use midi or aligned")
     if args.sample_rate not in (44100, 48000):
         raise UsageError(f"--sample-rate {args.sample_rate} is not supported: use 44100 or 48000")
     if args.n < 1 or args.workers < 1 or args.duration <= 0:
@@ -91,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     from .manifest import ManifestMismatch, open_manifest
     from .render import RenderError
     cfg = BuildConfig(kind=args.kind, split=args.split, seed=args.seed, duration_s=args.duration,
-                      sample_rate=args.sample_rate, augment=not args.no_augment, soundfonts=fonts_wanted)
+                      sample_rate=args.sample_rate, augment=not args.no_augment, soundfonts=fonts_wanted,
+                      labels=args.labels)
     try:
         fonts = open_manifest(args.out, cfg, args.n)
     except (SoundfontError, ManifestMismatch) as exc:

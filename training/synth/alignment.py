@@ -44,13 +44,6 @@ def yin(x: np.ndarray, sr: int, n_frames: int, fmin=50.0, fmax=2100.0, win_s=0.0
     return f0
 
 
-def agreement(est: np.ndarray, ref: np.ndarray) -> tuple[float, int]:
-    """(fraction within 50 cents, count) over frames both call voiced."""
-    both = (est > 0) & (ref > 0)
-    cents = 1200 * np.abs(np.log2(est[both] / ref[both]))
-    return float(np.mean(cents < 50)) if both.any() else 0.0, int(both.sum())
-
-
 def agreement(est: np.ndarray, ref: np.ndarray, cents: float = 50.0) -> tuple[float, int]:
     """(fraction of frames within ``cents``, number of frames) over frames both call voiced."""
     both = (est > 0) & (ref > 0)

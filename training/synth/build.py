@@ -22,12 +22,13 @@ import json
 import logging
 import multiprocessing as mp
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from .aligned import CONVENTION, aligned_f0, clip_ref_db, render_groups
 from .arrange import generate_mono, generate_multi
 from .augment import NO_AUGMENTATION, AugmentConfig, apply_augmentation, draw_augmentation
 from .gm import FAMILIES
@@ -58,6 +59,8 @@ class BuildConfig:
         augment: draw an augmentation per example (else none).
         augment_config: ranges of the augmentation.
         soundfonts: soundfont names or paths, one drawn per example.
+        labels: "midi" (f0 from note-on to note-off, MIDI time) or "aligned" (from each note's
+            own render: ``aligned``; the convention is recorded in each example's meta).
     """
 
     kind: str
@@ -68,6 +71,7 @@ class BuildConfig:
     augment: bool = True
     augment_config: AugmentConfig = field(default_factory=AugmentConfig)
     soundfonts: tuple[str, ...] = ()
+    labels: str = "midi"
 
 
 @dataclass(frozen=True)
@@ -119,11 +123,13 @@ def synthesize(cfg: BuildConfig, index: int, fonts: list[SoundfontInfo], rendere
     score = generate_score(cfg.kind, rng, cfg.duration_s)
     n_samples = int(round(cfg.duration_s * cfg.sample_rate))
     stems = render_stems(score, Path(font.path), renderer, font.offset_samples, n_samples)
+    labels = make_labels(score, cfg.duration_s)
+    if cfg.labels == "aligned":  # from the raw renders: one gain for stems and groups alike
+        labels = _aligned(score, stems, font, renderer, n_samples, cfg.sample_rate, labels)
     stems, norm_gain = _normalize(stems)
     params = draw_augmentation(rng, cfg.augment_config) if cfg.augment else dict(NO_AUGMENTATION)
     stems, sr = apply_augmentation(stems, cfg.sample_rate, params)
     stems, safety_gain = _safe(stems)
-    labels = make_labels(score, cfg.duration_s)
     meta = {"index": index, "seed": [cfg.seed, index], "kind": cfg.kind, "split": cfg.split,
             "soundfont": font.name, "onset_offset_samples": font.offset_samples,
             "render_sample_rate": cfg.sample_rate, "sample_rate": sr, "duration_s": cfg.duration_s,
@@ -131,8 +137,21 @@ def synthesize(cfg: BuildConfig, index: int, fonts: list[SoundfontInfo], rendere
             "frame_rate": FRAME_RATE, "n_frames": labels.n_frames, "families": list(FAMILIES),
             "stems": list(stems), "f0_stems": list(labels.f0), "score": score.meta,
             "bpm": score.bpm, "gain": {"normalize": norm_gain, "safety": safety_gain},
-            "augmentation": params, "notes": labels.notes}
+            "augmentation": params, "notes": labels.notes,
+            "label_convention": CONVENTION if cfg.labels == "aligned" else {"name": "midi"}}
     return score, stems, sr, labels, meta
+
+
+def _aligned(score: Score, stems: dict[str, np.ndarray], font: SoundfontInfo, renderer: Renderer,
+             n_samples: int, sr: int, labels: Labels) -> Labels:
+    """``labels`` with every monophonic track's f0 measured on its notes' own renders."""
+    ref_db = clip_ref_db(stems, sr, labels.n_frames)
+    f0 = dict(labels.f0)
+    for track in score.tracks:
+        if track.name in f0:
+            groups = render_groups(score, track, Path(font.path), renderer, font.offset_samples, n_samples)
+            f0[track.name] = aligned_f0(score, track, groups, sr, labels.n_frames, ref_db)
+    return replace(labels, f0=f0)
 
 
 def write_example(folder: Path, score: Score, stems: dict[str, np.ndarray], sr: int, labels: Labels,

@@ -76,6 +76,7 @@ def open_manifest(out: Path, cfg: BuildConfig, n: int) -> list[SoundfontInfo]:
     record = _normalized(config_record(cfg))
     if path.is_file():
         old = json.loads(path.read_text())
+        old["config"].setdefault("labels", "midi")  # manifests from before the choice existed
         if old["config"] != record:
             diff = sorted(k for k in record if old["config"].get(k) != record[k])
             raise ManifestMismatch(f"{out} holds a dataset made with other settings ({', '.join(diff)}); "
