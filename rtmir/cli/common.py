@@ -48,8 +48,42 @@ def check_tasks(args) -> list[str]:
 
 
 def build_processors(args) -> list:
-    """One processor per ``--task`` (default: the default task), checked by ``check_tasks``."""
-    return [build_processor(t, args.model) for t in check_tasks(args)]
+    """One processor per ``--task`` (default: the default task), checked by ``check_tasks``,
+    with ``--fmin/--fmax`` applied (``with_pitch_range``)."""
+    return [with_pitch_range(build_processor(t, args.model), args) for t in check_tasks(args)]
+
+
+def with_pitch_range(p, args):
+    """``p`` searching pitch only within ``--fmin``…``--fmax`` Hz (when given): a pitch model's
+    ``fmin_hz``/``fmax_hz`` parameters (range-checked), YIN's search range (rebuilt).
+
+    Raises:
+        UsageError: a processor with no pitch range, or a range outside what it can search.
+    """
+    fmin, fmax = getattr(args, "fmin", None), getattr(args, "fmax", None)
+    if fmin is None and fmax is None:
+        return p
+    from dataclasses import replace
+
+    from ..tasks.yin import YinProcessor
+
+    if isinstance(p, YinProcessor):
+        cfg = replace(p.config, fmin_hz=fmin or p.config.fmin_hz, fmax_hz=fmax or p.config.fmax_hz)
+        if not 0 < cfg.fmin_hz < cfg.fmax_hz <= 20000:
+            raise UsageError(f"--fmin/--fmax: yin needs 0 < fmin < fmax <= 20000 Hz, got {cfg.fmin_hz:g}, {cfg.fmax_hz:g}")
+        return YinProcessor(cfg)
+    specs = {q.name: q for q in p.describe().params}
+    if "fmin_hz" not in specs:
+        raise UsageError(f"--fmin/--fmax: task {p.task} has no pitch range")
+    if fmin is not None and fmax is not None and not fmin < fmax:
+        raise UsageError(f"--fmin/--fmax: --fmin must be below --fmax, got {fmin:g} and {fmax:g}")
+    try:
+        for name, value in (("fmin_hz", fmin), ("fmax_hz", fmax)):
+            if value is not None:
+                p.set_param(name, specs[name].check(value))
+    except ValueError as exc:
+        raise UsageError(f"--fmin/--fmax: {exc}") from None
+    return p
 
 
 def build_graph_from_args(args, files: bool = False) -> Graph:
@@ -65,6 +99,8 @@ def build_graph_from_args(args, files: bool = False) -> Graph:
     if getattr(args, "graph", None):
         if args.task or getattr(args, "model", None):
             raise UsageError("give --graph FILE or --task/--model, not both (a graph node names its own model)")
+        if getattr(args, "fmin", None) is not None or getattr(args, "fmax", None) is not None:
+            raise UsageError("--fmin/--fmax are for --task; in a graph give the node params fmin_hz/fmax_hz")
         return build_graph(GraphSpec.from_toml(args.graph), make_node)
     graph = parallel_graph(build_processors(args))
     if files:

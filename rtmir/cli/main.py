@@ -26,6 +26,8 @@ def _common(p: argparse.ArgumentParser, block_default: int) -> None:
     p.add_argument("--osc-prefix", default="/rtmir", help="OSC address prefix (default /rtmir)")
     p.add_argument("--control-port", type=int, metavar="PORT",
                    help="listen for /rtmir/ctl/... on 127.0.0.1:PORT (0 = any free port)")
+    p.add_argument("--fmin", type=float, metavar="HZ", help="lowest pitch searched by pitch and yin (default: all they can)")
+    p.add_argument("--fmax", type=float, metavar="HZ", help="highest pitch searched by pitch and yin")
     p.add_argument("--jsonl", metavar="FILE", help="write one JSON object per event")
     p.add_argument("--out-dir", metavar="DIR",
                    help="write events.jsonl and every audio port routed to a file into DIR (latency compensated)")

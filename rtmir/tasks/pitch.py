@@ -10,6 +10,12 @@ centres in Hz) and a ``voicing [1, 1, frames]`` probability. The decoder turns e
 - ``voiced``: ``confidence >= voicing_threshold`` (chosen on validation, adjustable live:
   ``set_param("voicing_threshold", v)`` <- ``/rtmir/ctl/pitch/voicing_threshold``).
 
+``fmin_hz``/``fmax_hz`` (``--fmin/--fmax``, live over OSC) restrict the search: the peak is
+looked for among the bins in range only, and the confidence is scaled by the in-range peak's
+share of the frame's overall peak salience — a pitch the model hears outside the range comes
+out with low confidence (unvoiced), not as the nearest wrong pitch inside it. The two are
+independent (two knobs): ``fmin_hz`` above ``fmax_hz`` is an empty range, every frame unvoiced.
+
 Events (task "pitch") carry the same fields as YIN's, stamped with the instant each frame
 describes: ``(end of its hop - latency_samples) / sample_rate``.
 """
@@ -118,8 +124,15 @@ class PitchProcessor(Processor):
         chosen = card.evaluation.get("voicing_threshold")
         default = config.voicing_threshold == DEFAULT_VOICING_THRESHOLD and chosen is not None
         self._threshold = float(chosen if default else config.voicing_threshold)
-        # the declared default is the value after construction (the card's choice, usually)
-        self.param_specs = (Param("voicing_threshold", self._threshold, 0.0, 1.0, "probability"),)
+        bins_hz = np.array([float(f) for f in labels])
+        self._range = (float(bins_hz.min()), float(bins_hz.max()))
+        self._fmin, self._fmax = self._range
+        self._in_range = np.ones(len(bins_hz), bool)
+        self._bins_hz = bins_hz
+        # the declared defaults are the values after construction (the card's threshold, usually)
+        lo, hi = self._range
+        self.param_specs = (Param("voicing_threshold", self._threshold, 0.0, 1.0, "probability"),
+                            Param("fmin_hz", lo, lo, hi, "Hz"), Param("fmax_hz", hi, lo, hi, "Hz"))
 
     def prepare(self, spec: ProcessSpec) -> None:
         if spec.sample_rate != self.sample_rate or spec.channels != self.channels:
@@ -137,7 +150,13 @@ class PitchProcessor(Processor):
 
     def decode(self, salience: np.ndarray, voicing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``salience [n_bins, T]``, ``voicing [T]`` -> ``(f0_hz, voiced, confidence)``, each ``[T]``."""
-        cents, _ = decode_salience(salience, self.bin_cents, self.config.radius_bins)
+        if self._in_range.all():
+            cents, _ = decode_salience(salience, self.bin_cents, self.config.radius_bins)
+        else:  # search the range only; what the model hears outside it lowers the confidence
+            overall = salience.max(axis=0)
+            salience = np.where(self._in_range[:, None], salience, 0.0)
+            cents, inside = decode_salience(salience, self.bin_cents, self.config.radius_bins)
+            voicing = voicing * np.divide(inside, overall, out=np.zeros_like(inside), where=overall > 0)
         f0 = cents_to_hz(cents)
         f0[np.isnan(f0)] = 0.0
         return f0, voicing >= self._threshold, voicing
@@ -155,8 +174,14 @@ class PitchProcessor(Processor):
     def set_param(self, name: str, value: float) -> None:
         if name == "voicing_threshold":
             self._threshold = float(value)
+        elif name in ("fmin_hz", "fmax_hz"):  # independent, like two knobs: fmin > fmax = an empty range
+            if name == "fmin_hz":
+                self._fmin = float(value)
+            else:
+                self._fmax = float(value)
+            self._in_range = (self._bins_hz >= self._fmin) & (self._bins_hz <= self._fmax)
         else:
-            raise KeyError(f"pitch has no parameter {name!r} (voicing_threshold)")
+            raise KeyError(f"pitch has no parameter {name!r} (voicing_threshold, fmin_hz, fmax_hz)")
 
     def params(self) -> dict[str, float]:
-        return {"voicing_threshold": self._threshold}
+        return {"voicing_threshold": self._threshold, "fmin_hz": self._fmin, "fmax_hz": self._fmax}

@@ -71,7 +71,9 @@ class YinProcessor(Processor):
         self.hop_size = max(1, round(sr * cfg.hop_ms / 1000))
         self.tau_max = int(np.ceil(sr / cfg.fmin_hz))
         self.tau_min = max(2, int(sr / cfg.fmax_hz))
-        self.window = self.tau_max
+        # the integration window spans the longest period searched, and at least a hop: a frame
+        # shorter than a hop (fmin above ~100 Hz at 10 ms hops) would leave samples unread
+        self.window = max(self.tau_max, self.hop_size)
         self.frame_samples = self.window + self.tau_max
         self.latency_samples = self.frame_samples - self.frame_samples // 2
         max_chunk = max(spec.max_block, self.hop_size)

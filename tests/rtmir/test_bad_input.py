@@ -68,6 +68,13 @@ CASES = [
     # -- numbers ---------------------------------------------------------------------------------
     ("block-zero", ["stream", "{d}/a.wav", "--task", "yin", "--block", "0"], "--block must be"),
     ("block-too-big", ["stream", "{d}/a.wav", "--task", "yin", "--block", "9000"], "--block must be"),
+    ("fmin-below-the-model", ["stream", "{d}/a.wav", "--task", "pitch", "--fmin", "10"], "fmin_hz must be in"),
+    ("fmin-above-fmax", ["stream", "{d}/a.wav", "--task", "pitch", "--fmin", "500", "--fmax", "400"],
+     "--fmin must be below --fmax"),
+    ("fmin-for-yin-nan", ["stream", "{d}/a.wav", "--task", "yin", "--fmin", "nan"], "yin needs"),
+    ("fmin-with-a-graph", ["stream", "{d}/a.wav", "--graph", "{d}/ok.toml", "--fmin", "100"], "node params"),
+    ("fmin-for-a-task-without-pitch", ["stream", "{d}/a.wav", "--task", "delay", "--fmin", "100"],
+     "has no pitch range"),
     # -- tasks and models ------------------------------------------------------------------------
     ("task-unknown", ["stream", "{d}/a.wav", "--task", "nope"], "nope"),
     ("task-twice", ["stream", "{d}/a.wav", "--task", "yin", "--task", "yin"], "given twice"),
