@@ -162,3 +162,15 @@ def test_a_model_that_is_not_a_pitch_model_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="not a pitch model"):
         PitchProcessor(FakeSession())
+
+
+def test_a_stream_does_not_start_confident_and_wrong(proc):
+    """The all-zero initial state gave, for a 440 Hz sine from the first sample, 417 Hz at 0.93 then
+    219.5 Hz (an octave down) at 0.91; primed with silence (``PRIME_HOPS``) the first frame is
+    unvoiced and no frame is an octave off."""
+    t = np.arange(SR // 2) / SR
+    x = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    events = stream(proc, x, 256)[:10]
+    assert not events[0].values["voiced"]
+    cents = [1200 * abs(np.log2(e.values["f0_hz"] / 440)) for e in events if e.values["voiced"]]
+    assert len(cents) >= 8 and max(cents) < 100, cents
