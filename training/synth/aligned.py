@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .labels import FRAME_RATE, frame_ticks
+from .labels import FRAME_RATE, bend_at, frame_ticks
 from .midi import score_to_midi
 from .render import Renderer
 from .score import Score, Track
@@ -94,13 +94,7 @@ def periodicity(x: np.ndarray, sr: int, f0: np.ndarray) -> np.ndarray:
 def note_f0(score: Score, track: Track, n_frames: int) -> np.ndarray:
     """``[len(track.notes), n_frames]`` f0 (Hz) of each note at every frame (its pitch plus the
     bend in force at the frame), as if it were sounding there."""
-    ticks = frame_ticks(score, n_frames)
-    bend = np.zeros(n_frames)
-    if track.bends:
-        bend_ticks = np.array([b.tick for b in track.bends])
-        values = np.array([track.bend_semitones(b.value) for b in track.bends])
-        k = np.searchsorted(bend_ticks, ticks, side="right") - 1
-        bend = np.where(k >= 0, values[np.maximum(k, 0)], 0.0)
+    bend = bend_at(track, frame_ticks(score, n_frames))
     pitch = np.array([n.pitch for n in track.notes], np.float64)[:, None]
     return 440.0 * 2.0 ** ((pitch + bend[None, :] - 69.0) / 12.0)
 

@@ -58,18 +58,22 @@ def note_on_mask(track: Track, ticks: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return index >= 0, index
 
 
+def bend_at(track: Track, ticks: np.ndarray) -> np.ndarray:
+    """The pitch bend in force (semitones) at each of ``ticks``, ``[n]``."""
+    if not track.bends:
+        return np.zeros(len(ticks))
+    bend_ticks = np.array([b.tick for b in track.bends])
+    values = np.array([track.bend_semitones(b.value) for b in track.bends])
+    k = np.searchsorted(bend_ticks, ticks, side="right") - 1
+    return np.where(k >= 0, values[np.maximum(k, 0)], 0.0)
+
+
 def f0_track(score: Score, track: Track, n_frames: int) -> np.ndarray:
     """f0 label ``[n_frames]`` float32 (Hz, 0 = unvoiced) of a monophonic track."""
     ticks = frame_ticks(score, n_frames)
     on, index = note_on_mask(track, ticks)
     pitch = np.array([n.pitch for n in track.notes] + [0], np.float64)[index]
-    bend = np.zeros(n_frames)
-    if track.bends:
-        bend_ticks = np.array([b.tick for b in track.bends])
-        values = np.array([track.bend_semitones(b.value) for b in track.bends])
-        k = np.searchsorted(bend_ticks, ticks, side="right") - 1
-        bend = np.where(k >= 0, values[np.maximum(k, 0)], 0.0)
-    f0 = 440.0 * 2.0 ** ((pitch + bend - 69.0) / 12.0)
+    f0 = 440.0 * 2.0 ** ((pitch + bend_at(track, ticks) - 69.0) / 12.0)
     return np.where(on, f0, 0.0).astype(np.float32)
 
 
