@@ -8,7 +8,8 @@ datasets — so there is one implementation of each step:
     name            what                                                     parameters
     clean           the clip as it is                                        none
     <colour><snr>   coloured noise at an SNR (dB) against the clip's power:  fixed; noise seed = seed
-                    white10, pink10, brown0, blue20, white-5 ...
+                    white10, pink10, brown0, blue20, white-5 ...; hum<snr>: mains hum
+                    (50/60 Hz and harmonics, ``augment.mains_hum``), e.g. hum10
     noisy           noise at 10 dB, colour drawn from white/pink/brown/blue  drawn from the seed
     reverb          a synthetic room, RT60 1.0 s, direct-to-reverberant 3 dB fixed; room seed = seed
     rooms           a synthetic room, RT60 0.3...1.2 s, DRR 0...6 dB          drawn from the seed
@@ -35,10 +36,10 @@ from training.synth.augment import (NO_AUGMENTATION, NOISE_COLOURS, apply_augmen
 
 SeedLike = int | Sequence[int]
 
-LISTED = ("clean", "white10", "pink10", "brown10", "blue10", "noisy", "reverb", "rooms", "eq", "gain-20")
+LISTED = ("clean", "white10", "pink10", "brown10", "blue10", "hum10", "noisy", "reverb", "rooms", "eq", "gain-20")
 """Names shown in messages and ``--help`` (any ``<colour><snr>`` and ``gain<db>`` is known too)."""
 
-_NOISE = re.compile(r"^(white|pink|brown|blue)(-?\d+(?:\.\d+)?)$")
+_NOISE = re.compile(r"^(white|pink|brown|blue|hum)(-?\d+(?:\.\d+)?)$")
 _GAIN = re.compile(r"^gain(-?\d+(?:\.\d+)?)$")
 
 
@@ -102,7 +103,7 @@ def params(name: str, seed: SeedLike) -> dict:
         out["eq"] = _draw_eq(_rng(seed), (-9.0, 9.0), (3000, 7000))
     else:
         raise UnknownCondition(f"unknown condition {name!r}: one of {', '.join(LISTED)} "
-                               f"(or any <white|pink|brown|blue><snr dB>, gain<dB>)")
+                               f"(or any <white|pink|brown|blue|hum><snr dB>, gain<dB>)")
     return out
 
 

@@ -114,8 +114,33 @@ def room_impulse_response(sr: int, channels: int, rt60_s: float, drr_db: float, 
     return tail.astype(np.float32)
 
 
-def coloured_noise(rng: np.random.Generator, shape: tuple[int, int], colour: str) -> np.ndarray:
-    """Noise ``shape = (C, N)`` with power spectrum ~ f ** slope, unit RMS."""
+HUM_HZ = (50.0, 60.0)
+"""Mains frequencies a hum is drawn from."""
+
+
+def mains_hum(rng: np.random.Generator, shape: tuple[int, int], sample_rate: int) -> np.ndarray:
+    """Mains hum ``shape = (C, N)``, unit RMS: a 50 or 60 Hz fundamental (±0.5 %), its harmonics
+    up to 2 kHz at 1/k^0.7 with random phases (odd ones 2x: rectifier buzz), a slow ±10 % swell."""
+    f0 = float(rng.choice(HUM_HZ)) * (1 + rng.uniform(-0.005, 0.005))
+    t = np.arange(shape[-1]) / sample_rate
+    ks = np.arange(1, int(2000 / f0) + 1)
+    amps = ks ** -0.7 * np.where(ks % 2 == 1, 2.0, 1.0)
+    phases = rng.uniform(0, 2 * np.pi, (shape[0], len(ks)))
+    x = np.zeros(shape)
+    for i, (k, a) in enumerate(zip(ks, amps)):
+        x += a * np.sin(2 * np.pi * k * f0 * t[None, :] + phases[:, i:i + 1])
+    x *= 1 + 0.1 * np.sin(2 * np.pi * rng.uniform(0.05, 0.3) * t + rng.uniform(0, 2 * np.pi))
+    return (x / (np.sqrt(np.mean(x**2)) + 1e-12)).astype(np.float32)
+
+
+def coloured_noise(rng: np.random.Generator, shape: tuple[int, int], colour: str,
+                   sample_rate: int | None = None) -> np.ndarray:
+    """Noise ``shape = (C, N)`` with power spectrum ~ f ** slope, unit RMS; ``colour="hum"``:
+    ``mains_hum`` (needs ``sample_rate``)."""
+    if colour == "hum":
+        if sample_rate is None:
+            raise ValueError("hum needs the sample rate")
+        return mains_hum(rng, shape, sample_rate)
     spec = np.fft.rfft(rng.standard_normal(shape), axis=-1)
     f = np.maximum(np.arange(spec.shape[-1]), 1.0)
     spec *= f ** (NOISE_COLOURS[colour] / 2)
@@ -178,7 +203,7 @@ def apply_augmentation(stems: dict[str, np.ndarray], sr: int, params: dict
     if params["noise"]:
         nz = params["noise"]
         mix = sum(out.values())
-        noise = coloured_noise(np.random.default_rng(nz["seed"]), mix.shape, nz["colour"])
+        noise = coloured_noise(np.random.default_rng(nz["seed"]), mix.shape, nz["colour"], sr)
         out["noise"] = noise * snr_scale(mix, nz["snr_db"])
     new_sr = params["sample_rate"] or sr
     if new_sr != sr:

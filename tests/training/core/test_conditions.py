@@ -20,7 +20,7 @@ def snr_db(clean: np.ndarray, degraded: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("name, snr", [("white10", 10.0), ("pink10", 10.0), ("brown0", 0.0), ("blue20", 20.0),
-                                       ("white-5", -5.0), ("noisy", 10.0)])
+                                       ("white-5", -5.0), ("noisy", 10.0), ("hum10", 10.0), ("hum0", 0.0)])
 def test_noise_conditions_hit_their_snr(name, snr):
     x = tone()
     assert snr_db(x, degrade(x, name, 1)) == pytest.approx(snr, abs=0.05)
@@ -67,3 +67,19 @@ def test_the_training_condition_is_seeded_by_its_generator_and_ends_at_its_level
     off = AugmentRanges(eq_prob=0.0, reverb_prob=0.0, noise_prob=0.0, level_dbfs=(-6.0, -6.0))
     np.testing.assert_allclose(augment_crop(x, past, np.random.default_rng(0), off, SR), x / 0.3 * 10 ** (-6 / 20),
                                rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_hum_is_mains_and_its_harmonics(seed):
+    """hum<snr>: the added signal's energy sits on the harmonics of 50 or 60 Hz (±0.5 %)."""
+    x = np.zeros(SR * 2, np.float32) + 1e-3 * tone(2.0)  # a quiet clip: the hum is what is added
+    added = degrade(x, "hum0", seed) - x
+    spectrum = np.abs(np.fft.rfft(added * np.hanning(len(added)))) ** 2  # windowed: little leakage
+    freqs = np.fft.rfftfreq(len(added), 1 / SR)
+    fund = freqs[np.argmax(spectrum * (freqs < 80))]
+    assert min(abs(fund - 50), abs(fund - 60)) < 0.6, fund
+    near = np.zeros(len(freqs), bool)
+    for k in range(1, int(2000 / fund) + 1):
+        near |= np.abs(freqs - k * fund) < 2.0 + 0.6 * k  # the fundamental is known to half a bin
+    assert spectrum[near].sum() > 0.98 * spectrum.sum()
+    assert np.array_equal(degrade(x, "hum0", seed), degrade(x, "hum0", seed))  # seeded
