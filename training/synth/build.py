@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .aligned import CONVENTION, aligned_f0, clip_ref_db, render_groups
+from .aligned import CONVENTION, aligned_f0, clip_ref_db, note_spans, render_groups
 from .arrange import generate_mono, generate_multi
 from .augment import NO_AUGMENTATION, AugmentConfig, apply_augmentation, draw_augmentation
 from .gm import FAMILIES
@@ -144,14 +144,27 @@ def synthesize(cfg: BuildConfig, index: int, fonts: list[SoundfontInfo], rendere
 
 def _aligned(score: Score, stems: dict[str, np.ndarray], font: SoundfontInfo, renderer: Renderer,
              n_samples: int, sr: int, labels: Labels) -> Labels:
-    """``labels`` with every monophonic track's f0 measured on its notes' own renders."""
+    """``labels`` with every monophonic track's f0 measured on its notes' own renders, and its
+    notes given ``voiced_from_s``/``voiced_to_s``: the span each one is voiced (None: never)."""
     ref_db = clip_ref_db(stems, sr, labels.n_frames)
     f0 = dict(labels.f0)
+    voiced: dict[tuple[str, float, int], tuple[float, float] | None] = {}
     for track in score.tracks:
         if track.name in f0:
             groups = render_groups(score, track, Path(font.path), renderer, font.offset_samples, n_samples)
             f0[track.name] = aligned_f0(score, track, groups, sr, labels.n_frames, ref_db)
-    return replace(labels, f0=f0)
+            spans = note_spans(score, track, groups, sr, labels.n_frames, ref_db)
+            for note, span in zip(track.notes, spans):
+                voiced[(track.name, score.seconds(note.onset), note.pitch)] = (
+                    None if span is None else (span[0] / FRAME_RATE, span[1] / FRAME_RATE))
+    notes = []
+    for n in labels.notes:
+        key = (n["stem"], n["onset_s"], n["pitch"])
+        if key in voiced:
+            span = voiced[key]
+            n = {**n, "voiced_from_s": None if span is None else span[0], "voiced_to_s": None if span is None else span[1]}
+        notes.append(n)
+    return replace(labels, f0=f0, notes=notes)
 
 
 def write_example(folder: Path, score: Score, stems: dict[str, np.ndarray], sr: int, labels: Labels,

@@ -109,3 +109,11 @@ def test_a_build_with_aligned_labels_records_its_convention(tmp_path):
     (stem,) = labels.f0
     assert not np.array_equal(labels.f0[stem], midi_labels.f0[stem])  # measured, not copied
     assert np.array_equal(labels.activity, midi_labels.activity)  # families: unchanged here
+    # each note of the monophonic stem says when it is voiced, on the label's own frames
+    timed = [n for n in meta["notes"] if "voiced_from_s" in n]
+    assert timed and len(timed) == len(meta["notes"])
+    for n in timed:
+        if n["voiced_from_s"] is not None:
+            assert n["onset_s"] <= n["voiced_from_s"] + 0.01 and n["voiced_to_s"] > n["voiced_from_s"]
+            k = int(round(n["voiced_from_s"] * FRAME_RATE))
+            assert labels.f0[stem][k] > 0
