@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from rtmir.bench import jack as _jack
-from rtmir.bench.jack import JackError, OscReceiver  # noqa: F401  (re-exported for the tests)
+from rtmir.bench.jack import JackError  # noqa: F401  (re-exported for the tests)
+from rtmir.bench.osc_receiver import OscReceiver  # noqa: F401  (re-exported for the tests)
 from rtmir.core.processor import Event, ProcessSpec, Processor
 
 SERVER = "rtmir_test"

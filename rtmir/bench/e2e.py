@@ -41,7 +41,8 @@ import numpy as np
 from ..core.engine import Engine
 from ..hosts.live_host import LiveHost
 from ..sinks.osc import OscSink
-from .jack import BENCH_SERVER, OscReceiver, Player, Recorder, wait_for
+from .jack import BENCH_SERVER, Player, Recorder, wait_for
+from .osc_receiver import OscReceiver
 
 #: summary keys copied into every e2e result (what the engine did, and how the stream behaved)
 RUN_KEYS = ("xruns", "callbacks", "late_blocks", "missed_blocks", "missed_hops", "missed_hops_by_processor",

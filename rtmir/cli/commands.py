@@ -128,6 +128,8 @@ def cmd_models(args) -> int:
 def cmd_bench(args) -> int:
     from ..bench.run import BenchConfig, run_bench
 
+    if args.startup is not None:
+        return _bench_startup(args)
     blocks = tuple(args.block or BenchConfig.blocks)
     for b in blocks:
         check_block(b)
@@ -158,6 +160,19 @@ def cmd_bench(args) -> int:
         raise
     for out in outputs.values():
         out.commit()
+    return 0
+
+
+def _bench_startup(args) -> int:
+    """``rtmir bench --startup N``: the startup-xrun table (``bench.startup``), row by row."""
+    from ..bench.startup import startup_rows
+
+    if not 1 <= args.startup <= 100:
+        raise UsageError(f"--startup must be 1…100 trials, got {args.startup}")
+    _need("jack", "--startup")
+    tasks = check_tasks(args)
+    for line in startup_rows(args.startup, tasks, block=args.e2e_block):
+        print(line, flush=True)
     return 0
 
 

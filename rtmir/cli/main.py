@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overhead", action="store_true",
                    help="also time the engine's own cost per push (5 trivial nodes, block 64)")
     p.add_argument("--load-seconds", type=float, default=60.0, help="seconds per load trial (default 60)")
+    p.add_argument("--startup", type=int, metavar="TRIALS",
+                   help="only measure the xruns at the start of `rtmir live` per --task against a bare stream "
+                        "(TRIALS fresh processes each, through JACK)")
     p.add_argument("--miss-policy", default="skip", metavar="P",
                    help="what a missed hop yields: skip, hold or dry, or TASK=P,TASK=P (default skip)")
     p.add_argument("--deadline-ms", type=float, metavar="MS",

@@ -178,30 +178,6 @@ class Engine:
         self._deferred = {}
         self.inline = None
 
-    def warm_up(self, pushes: int = 4) -> None:
-        """After ``prepare`` and before ``attach_inline``/``detach_ahead``: push host blocks of
-        silence until every node has run ``pushes`` steps (at least ``pushes`` blocks, at most
-        about a second more), then prepare again, so that first calls (onnxruntime's first runs, numba dispatch, caches) are
-        paid now and not in a live stream's first blocks, where the worker holds the GIL the
-        audio callback needs (measured on JACK, pitch: 10–20 xruns in a cold stream's first
-        second, 0 warmed). Nothing reaches the sinks, no control is drained; state, stream time,
-        miss counters and stats are as after ``prepare``."""
-        sinks, control = self.sinks, self.control
-        self.sinks, self.control = [], None
-        try:
-            silence = np.zeros((self.host_channels, self.max_block), np.float32)
-            limit = pushes + int(np.ceil(self.host_rate / self.max_block))  # at most ~1 s more
-            for k in range(limit):  # every node at least ``pushes`` steps (a hop may span blocks)
-                self.push(silence)
-                if k + 1 >= pushes and all(n.steps >= pushes for n in self.nodes):
-                    break
-        finally:
-            self.sinks, self.control = sinks, control
-        self.prepare(self.host_rate, self.host_channels, self.max_block)
-        for node in self.nodes:
-            node.missed_hops = 0
-        self.stats = EngineStats()
-
     def attach_inline(self) -> InlinePart | None:
         """Move the inline nodes out of ``push`` into an ``InlinePart`` for the audio callback
         (after ``prepare``; the live host calls it). None when no node is inline.

@@ -43,7 +43,7 @@ import numpy as np
 from ..core.engine import Engine
 from .ahead import AheadPart
 from .devices import AudioDeviceError, StreamSettings, _sd, resolve_stream
-from .live_worker import AudioSide, Worker, median_push_ms
+from .live_worker import AudioSide, Worker, median_push_ms, warm_up
 from .ring import DelayRing, InputRing
 from .stop_signals import StopSignals
 
@@ -219,7 +219,7 @@ class LiveHost:
         self.settings = resolve_stream(self.device, self.channels, self.sample_rate, self.output, self.out_channels)
         engine.prepare(self.settings.sample_rate, self.channels, self.block)
         self._check_output(engine)
-        engine.warm_up()  # first calls now, not in the stream's first blocks (startup xruns)
+        warm_up(engine)  # first calls now, not in the stream's first blocks (startup xruns)
         self._build(sd, engine, status_every, on_epoch)
         stream = self._open(sd)
         old_switch = sys.getswitchinterval()

@@ -111,3 +111,32 @@ def card_json(**overrides) -> str:
     ).to_json())
     base.update(overrides)
     return json.dumps(base)
+
+
+def forgetful(path, hop: int = 4, sample_rate: int = 16000):
+    """A contract-2 model whose running sum forgets its state between calls (state_out = state_in):
+    one call over the whole signal differs from any chunked stream."""
+    n = helper.make_tensor_value_info
+    const = lambda name, values: helper.make_node(  # noqa: E731
+        "Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [len(values)], values))
+    nodes = [
+        const("shape", [1, -1, hop]), helper.make_node("Reshape", ["audio", "shape"], ["framed"]),
+        const("ax2", [2]), helper.make_node("ReduceSum", ["framed", "ax2"], ["hop_sums"], keepdims=0),
+        helper.make_node("Constant", [], ["ax1"], value=helper.make_tensor("ax1", TensorProto.INT64, [], [1])),
+        helper.make_node("CumSum", ["hop_sums", "ax1"], ["cums"]),
+        const("ax1v", [1]), helper.make_node("Unsqueeze", ["cums", "ax1v"], ["cums3"]),
+        helper.make_node("Add", ["cums3", "state_in.acc"], ["sum"]),
+        helper.make_node("Identity", ["state_in.acc"], ["state_out.acc"]),
+    ]
+    graph = helper.make_graph(nodes, "forgetful",
+                              [n("audio", TensorProto.FLOAT, [1, 1, "N"]), n("state_in.acc", TensorProto.FLOAT, [1, 1, 1])],
+                              [n("sum", TensorProto.FLOAT, [1, 1, "F"]), n("state_out.acc", TensorProto.FLOAT, [1, 1, 1])])
+    card = ModelCard(name="forgetful", task="test", version="0.0.1", sample_rate=sample_rate, channels=1, hop=hop,
+                     latency_samples=0, outputs=[OutputSpec("sum", "sum", sample_rate / hop, [1, 1, "frames"])],
+                     state=[StateSpec("acc", [1, 1, 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    helper.set_model_props(model, {CARD_KEY: card.to_json()})
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path

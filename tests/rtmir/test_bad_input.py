@@ -114,6 +114,7 @@ CASES = [
     ("bench-deadline-negative", ["bench", "--task", "yin", "--deadline-ms", "-1"], "--deadline-ms"),
     ("bench-block-zero", ["bench", "--task", "yin", "--block", "0"], "--block must be"),
     ("bench-task-twice", ["bench", "--task", "yin", "--task", "yin"], "given twice"),
+    ("bench-startup-zero-trials", ["bench", "--task", "yin", "--startup", "0"], "--startup must be"),
     ("bench-miss-policy-unknown", ["bench", "--task", "yin", "--miss-policy", "drop"], "--miss-policy"),
     # -- live: refused before a device is opened -------------------------------------------------
     ("live-channels-zero", ["live", "--no-display", "--channels", "0"], "--in-channels"),

@@ -3,20 +3,15 @@ broken on purpose — each with one bug hosts meet in real plugins — fail the 
 and only by measuring; the command's exit codes, table and JSON."""
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
 
-from graphs import accumulator, delay_line
-from rtmir.card import CARD_KEY, ModelCard, OutputSpec, StateSpec
-from rtmir.cli import validate as cli
-from rtmir.cli.common import UsageError
-from rtmir.sinks.output_path import OutputError
+from graphs import accumulator, delay_line, forgetful
+from rtmir.card import CARD_KEY
 from rtmir.core.ports import Param
 from rtmir.core.processor import Event, ProcessSpec, Processor
 from rtmir.tasks.delay import DelayProcessor
@@ -281,35 +276,6 @@ def test_a_broken_processor_passes_the_checks_its_bug_does_not_touch(make):
 
 
 # -- models -----------------------------------------------------------------------------------------
-def forgetful(path, hop: int = 4, sample_rate: int = 16000):
-    """A contract-2 model whose running sum forgets its state between calls (state_out = state_in):
-    one call over the whole signal differs from any chunked stream."""
-    n = helper.make_tensor_value_info
-    const = lambda name, values: helper.make_node(  # noqa: E731
-        "Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [len(values)], values))
-    nodes = [
-        const("shape", [1, -1, hop]), helper.make_node("Reshape", ["audio", "shape"], ["framed"]),
-        const("ax2", [2]), helper.make_node("ReduceSum", ["framed", "ax2"], ["hop_sums"], keepdims=0),
-        helper.make_node("Constant", [], ["ax1"], value=helper.make_tensor("ax1", TensorProto.INT64, [], [1])),
-        helper.make_node("CumSum", ["hop_sums", "ax1"], ["cums"]),
-        const("ax1v", [1]), helper.make_node("Unsqueeze", ["cums", "ax1v"], ["cums3"]),
-        helper.make_node("Add", ["cums3", "state_in.acc"], ["sum"]),
-        helper.make_node("Identity", ["state_in.acc"], ["state_out.acc"]),
-    ]
-    graph = helper.make_graph(nodes, "forgetful",
-                              [n("audio", TensorProto.FLOAT, [1, 1, "N"]), n("state_in.acc", TensorProto.FLOAT, [1, 1, 1])],
-                              [n("sum", TensorProto.FLOAT, [1, 1, "F"]), n("state_out.acc", TensorProto.FLOAT, [1, 1, 1])])
-    card = ModelCard(name="forgetful", task="test", version="0.0.1", sample_rate=sample_rate, channels=1, hop=hop,
-                     latency_samples=0, outputs=[OutputSpec("sum", "sum", sample_rate / hop, [1, 1, "frames"])],
-                     state=[StateSpec("acc", [1, 1, 1])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 9
-    helper.set_model_props(model, {CARD_KEY: card.to_json()})
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
-
-
 def test_stream_equals_offline_for_a_model_that_carries_its_state(tmp_path):
     r = check(task_subject("model", str(accumulator(tmp_path / "acc.onnx"))), "stream")
     assert r.status == "pass" and "vs one 16000-sample block" in r.figure
@@ -358,64 +324,3 @@ def test_a_graph_node_after_a_delay_describes_nothing_before_the_stream(tmp_path
     """Found by the validator: the engine kept a frame at t < 0 once it subtracted the upstream delay."""
     r = check(graph_subjects(chain(tmp_path))[0], "timing")
     assert r.status == "pass", r.figure
-
-
-# -- the command ------------------------------------------------------------------------------------
-def parse(*argv):
-    parser = argparse.ArgumentParser(prog="rtmir")
-    cli.add_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(["validate", *argv])
-
-
-def test_command_prints_the_table_writes_json_and_exits_0(tmp_path, capsys):
-    out = tmp_path / "v.json"
-    assert cli.run(parse("--task", "delay", "--strictness", "1", "--json", str(out))) == 0
-    text = capsys.readouterr().out
-    assert "strictness 1" in text and "delay" in text and "FAIL" not in text
-    data = json.loads(out.read_text())
-    assert data["strictness"] == 1 and data["processors"] == ["delay"]
-    assert {r["check"] for r in data["results"]} == set(CHECKS)
-    assert data["summary"]["fail"] == 0 and data["summary"]["n/a"] == 2  # stream, params
-
-
-def test_command_exits_1_when_a_check_fails(tmp_path, capsys):
-    path = forgetful(tmp_path / "forget.onnx")
-    out = tmp_path / "v.json"
-    assert cli.run(parse("--model", str(path), "--check", "stream", "--strictness", "1", "--json", str(out))) == 1
-    assert "FAIL" in capsys.readouterr().out
-    [row] = json.loads(out.read_text())["results"]
-    assert row["processor"] == "model:forget" and row["status"] == "fail"
-
-
-@pytest.mark.parametrize("argv, message", [
-    ((), "nothing to validate"),
-    (("--task", "delay", "--strictness", "0"), "--strictness must be 1…10, got 0"),
-    (("--task", "delay", "--strictness", "11"), "--strictness must be 1…10, got 11"),
-    (("--all", "--task", "yin"), "--all validates everything"),
-    (("--graph", "g.toml", "--task", "yin"), "not both"),
-    (("--task", "delay", "--check", "bogus"), "unknown check 'bogus'"),
-    (("--task", "delay", "--json", "/no/such/dir/v.json"), "does not exist"),
-    (("--task", "delay", "--json", "/proc/v.json"), "cannot write"),
-    (("--task", "delay", "--json", "/dev/null"), "device node"),
-], ids=["no-target", "strictness-0", "strictness-11", "all-and-task", "graph-and-task", "bad-check", "json-dir", "json-proc",
-                                "json-device"])
-def test_bad_usage_is_one_line(argv, message):
-    with pytest.raises((UsageError, OutputError)) as info:
-        cli.run(parse(*argv))
-    assert message in str(info.value) and "\n" not in str(info.value)
-
-
-@pytest.mark.slow
-def test_all_at_ci_strictness_passes(tmp_path):
-    """CI's command, ``rtmir validate --all --strictness 3`` (about 35 s on the 2-core machine),
-    through the real command line: exit 0, every check passes or does not apply."""
-    import subprocess
-    import sys
-
-    out = tmp_path / "all.json"
-    r = subprocess.run([sys.executable, "-m", "rtmir", "validate", "--all", "--strictness", "3", "--json", str(out)],
-                       capture_output=True, text=True, timeout=600)
-    data = json.loads(out.read_text())
-    failed = {(r["processor"].split(":")[0], r["check"]) for r in data["results"] if r["status"] == "fail"}
-    assert failed == set(KNOWN) and r.returncode == (1 if KNOWN else 0), r.stdout[-3000:]
-    assert len(data["results"]) == 5 * len(CHECKS)

@@ -20,6 +20,7 @@ import numpy as np
 
 from rtmir.core.engine import Engine
 from rtmir.tasks.registry import build_processor
+from rtmir.validate.harness import Capture
 
 RATE = 44100
 LEAD_S, NOTE_S = 0.3, 1.2
@@ -27,20 +28,6 @@ LEAD_S, NOTE_S = 0.3, 1.2
 INSTRUMENTS = {"piano": (0, 21, 108), "fingered bass": (33, 23, 55), "contrabass": (43, 23, 55),
                "tuba": (58, 26, 58), "bassoon": (70, 34, 72), "church organ": (19, 24, 96),
                "violin": (40, 55, 100), "flute": (73, 60, 96), "piccolo": (72, 74, 108), "whistle": (78, 72, 100)}
-
-
-class _Capture:
-    def __init__(self) -> None:
-        self.events = []
-
-    def send(self, events) -> None:
-        self.events.extend(events)
-
-    def status(self, stats) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def hz(midi: int) -> float:
@@ -76,15 +63,15 @@ def rendered(program: int, midi: int, renderer, font) -> np.ndarray:
 
 def track(task: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(t, f0 Hz, voiced)`` per event of a fresh ``task`` processor over ``x`` (block 4096)."""
-    sink = _Capture()
+    sink = Capture()
     engine = Engine([build_processor(task)], [sink])
     engine.prepare(RATE, 1, 4096)
     for i in range(0, len(x), 4096):
         engine.push(np.ascontiguousarray(x[None, i:i + 4096]))
     engine.finish()
-    ev = sink.events
-    return (np.array([e.t for e in ev]), np.array([e.values["f0_hz"] for e in ev]),
-            np.array([bool(e.values["voiced"]) for e in ev]))
+    ev = sink.events  # (node, t, values)
+    return (np.array([t for _, t, _ in ev]), np.array([v["f0_hz"] for _, _, v in ev]),
+            np.array([bool(v["voiced"]) for _, _, v in ev]))
 
 
 def score(task: str, x: np.ndarray, midi: int) -> tuple[float, float]:

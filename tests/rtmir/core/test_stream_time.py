@@ -6,6 +6,7 @@ import pytest
 
 from jack_tools import CaptureSink
 from rtmir.core.engine import Engine
+from rtmir.hosts.live_worker import warm_up
 from rtmir.tasks.yin import YinProcessor
 
 RATE, BLOCK = 48000, 512
@@ -56,7 +57,7 @@ def test_prepare_starts_a_new_run_at_zero():
 
 
 def test_warm_up_leaves_no_trace():
-    """``Engine.warm_up`` (the live host's, against startup xruns) runs every node on silence
+    """``live_worker.warm_up`` (the live host's, against startup xruns) runs every node on silence
     but sends nothing and changes nothing: the run after it equals a run without it."""
     from rtmir.tasks.registry import build_processor
 
@@ -67,7 +68,7 @@ def test_warm_up_leaves_no_trace():
         engine = Engine([YinProcessor(), build_processor("pitch")], [sink])
         engine.prepare(RATE, 1, BLOCK)
         if warm:
-            engine.warm_up()
+            warm_up(engine)
             assert sink.events == [] and engine.stats.events == 0 and engine.stats.samples_in == 0
         for start in range(0, audio.shape[1], BLOCK):
             engine.push(np.ascontiguousarray(audio[:, start:start + BLOCK]))
