@@ -48,6 +48,9 @@ def _convert(tp: Any, value: Any) -> Any:
     if dataclasses.is_dataclass(tp):
         return config_from_dict(tp, value)
     if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis and dataclasses.is_dataclass(args[0]):
+            return tuple(_convert(args[0], v) for v in value)  # e.g. tuple[BandConfig, ...]
         return tuple(value)
     return value
 
