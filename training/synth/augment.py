@@ -167,6 +167,29 @@ def reverberate(audio: np.ndarray, rir: np.ndarray) -> np.ndarray:
     return signal.fftconvolve(audio, rir[: audio.shape[0]], axes=-1)[:, :n]
 
 
+def crowd_tone(rng: np.random.Generator, others: list[np.ndarray], n: int, sample_rate: int) -> np.ndarray:
+    """Room tone of a crowd and a band elsewhere in the room, ``[n]`` float64 at unit RMS: 3-6
+    segments of ``others`` (other rendered parts, mono) at random offsets and gains (-9...0 dB),
+    summed and put far away in a large room (RT60 0.8...2.0 s, direct-to-reverberant -12...-4 dB).
+
+    Raises:
+        ValueError: no clip in ``others`` (the crowd is built from other parts only).
+    """
+    if not others:
+        raise ValueError("a crowd needs other clips to build it from")
+    y = np.zeros(n)
+    for _ in range(int(rng.integers(3, 7))):
+        clip = others[int(rng.integers(len(others)))]
+        start = int(rng.integers(0, max(1, len(clip) - n)))
+        seg = np.asarray(clip[start:start + n], np.float64)
+        y[:len(seg)] += seg * 10 ** (rng.uniform(-9.0, 0.0) / 20)
+    rir = room_impulse_response(sample_rate, 1, float(rng.uniform(0.8, 2.0)), float(rng.uniform(-12.0, -4.0)),
+                                int(rng.integers(2**31)))
+    y = reverberate(y[None], rir)[0]
+    rms = float(np.sqrt(np.mean(y ** 2)))
+    return y / rms if rms > 0 else y
+
+
 def _resample(audio: np.ndarray, sr: int, new_sr: int, n_out: int) -> np.ndarray:
     """soxr (HQ) resampling of ``[C, N]`` to exactly ``n_out`` samples."""
     y = soxr.resample(np.ascontiguousarray(audio.T), sr, new_sr, quality="HQ").T

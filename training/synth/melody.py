@@ -209,7 +209,7 @@ def generate_melody(rng: np.random.Generator, inst: Instrument, key: Key, timing
     """
     low = inst.low if low is None else max(inst.low, low)
     high = inst.high if high is None else min(inst.high, high)
-    center = low + (high - low) * rng.uniform(0.3, 0.7)
+    center = low + (high - low) * rng.uniform(0.0, 1.0)  # the whole range: its extremes are heard too
     lo_d, hi_d = _degree_window(key, max(low, int(center - 9)), min(high, int(center + 9)))
     state = {"degree": (lo_d + hi_d) // 2, "lo": lo_d, "hi": hi_d}
     notes: list[Note] = []

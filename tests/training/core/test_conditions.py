@@ -83,3 +83,34 @@ def test_hum_is_mains_and_its_harmonics(seed):
         near |= np.abs(freqs - k * fund) < 2.0 + 0.6 * k  # the fundamental is known to half a bin
     assert spectrum[near].sum() > 0.98 * spectrum.sum()
     assert np.array_equal(degrade(x, "hum0", seed), degrade(x, "hum0", seed))  # seeded
+
+
+def others(n: int = 4, seconds: float = 2.0) -> list[np.ndarray]:
+    rng = np.random.default_rng(9)
+    t = np.arange(int(SR * seconds)) / SR
+    return [(0.2 * np.sin(2 * np.pi * rng.uniform(100, 800) * t)).astype(np.float32) for _ in range(n)]
+
+
+@pytest.mark.parametrize("snr", [0.0, 10.0, 30.0])
+def test_a_crowd_is_built_from_the_pool_at_its_snr_and_needs_one(snr):
+    x, pool = tone(), others()
+    y = degrade(x, f"crowd{snr:g}", 5, SR, pool=pool)
+    assert snr_db(x, y) == pytest.approx(snr, abs=0.01)
+    assert np.array_equal(y, degrade(x, f"crowd{snr:g}", 5, SR, pool=pool))
+    assert not np.array_equal(y, degrade(x, f"crowd{snr:g}", 6, SR, pool=pool))
+    with pytest.raises(ValueError, match="other clips"):
+        degrade(x, "crowd10", 5, SR)
+    assert conditions.pool_without(pool, 1) == [pool[0], pool[2], pool[3]]
+
+
+def test_the_training_crowd_draws_nothing_when_off_and_adds_the_pool_when_on():
+    x, past = tone(), tone(0.5)
+    base = AugmentRanges(eq_prob=0.0, reverb_prob=0.0, noise_prob=0.0, level_dbfs=(-6.0, -6.0))
+    plain = augment_crop(x, past, np.random.default_rng(0), base, SR)
+    # crowd_prob 0: the same draws as before the crowd existed, whatever the pool
+    assert np.array_equal(plain, augment_crop(x, past, np.random.default_rng(0), base, SR, others()))
+    on = AugmentRanges(eq_prob=0.0, reverb_prob=0.0, noise_prob=0.0, level_dbfs=(-6.0, -6.0), crowd_prob=1.0,
+                       crowd_snr_db=(10.0, 10.0))
+    crowded = augment_crop(x, past, np.random.default_rng(0), on, SR, others())
+    assert not np.allclose(crowded, plain)
+    assert np.array_equal(augment_crop(x, past, np.random.default_rng(0), on, SR), plain)  # no pool: no crowd
