@@ -28,6 +28,7 @@ import numpy as np
 from ..core.ports import Param
 from ..core.processor import Event, ProcessSpec, Processor
 from ..session import StreamingSession
+from .pitch_kernel import decode_frames
 
 DEFAULT_VOICING_THRESHOLD = 0.5
 PRIME_HOPS = 16
@@ -55,7 +56,8 @@ def decode_salience(salience: np.ndarray, bin_cents: np.ndarray, radius_bins: in
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Local weighted average around the peak of every frame, all frames at once.
 
-    The window is ``peak +- radius_bins``, narrowed symmetrically at the ends of the grid.
+    The window is ``peak +- radius_bins``, narrowed symmetrically at the ends of the grid (the
+    kernel ``pitch_kernel.decode_frames``, which the processor calls on its own buffers).
 
     Args:
         salience: ``[n_bins, frames]`` non-negative (probabilities).
@@ -66,20 +68,10 @@ def decode_salience(salience: np.ndarray, bin_cents: np.ndarray, radius_bins: in
         ``(cents [frames], peak [frames])``: the weighted mean in cents (NaN where the window
         holds no salience at all) and the peak salience.
     """
-    n_bins, frames = salience.shape
-    cols = np.arange(frames)
-    peak_bin = salience.argmax(axis=0)  # [frames]
-    peak = salience[peak_bin, cols]
-    offsets = np.arange(-radius_bins, radius_bins + 1)[:, None]  # [2r+1, 1]
-    # near the ends of the grid the window shrinks symmetrically, so it cannot pull inwards
-    reach = np.minimum(peak_bin, n_bins - 1 - peak_bin)
-    inside = np.abs(offsets) <= reach  # [2r+1, frames]
-    idx = np.clip(peak_bin + offsets, 0, n_bins - 1)  # [2r+1, frames]
-    weights = salience[idx, cols] * inside
-    total = weights.sum(axis=0)
-    empty = total <= 0
-    cents = (weights * bin_cents[idx]).sum(axis=0) / np.where(empty, 1.0, total)
-    cents[empty] = np.nan
+    frames = salience.shape[1]
+    cents, peak, overall = np.empty(frames), np.empty(frames), np.empty(frames)
+    decode_frames(np.asarray(salience), np.asarray(bin_cents, np.float64), radius_bins, 0, salience.shape[0] - 1,
+                  cents, peak, overall)
     return cents, peak
 
 
@@ -133,8 +125,9 @@ class PitchProcessor(Processor):
         bins_hz = np.array([float(f) for f in labels])
         self._range = (float(bins_hz.min()), float(bins_hz.max()))
         self._fmin, self._fmax = self._range
-        self._in_range = np.ones(len(bins_hz), bool)
         self._bins_hz = bins_hz
+        self._lo, self._hi = 0, len(bins_hz) - 1  # the searched bins (lo > hi: none)
+        self._frames = np.empty((3, 0))  # cents, in-range peak, overall peak per frame (grown in prepare)
         # the declared defaults are the values after construction (the card's threshold, usually)
         lo, hi = self._range
         self.param_specs = (Param("voicing_threshold", self._threshold, 0.0, 1.0, "probability"),
@@ -148,10 +141,16 @@ class PitchProcessor(Processor):
 
         prepare_session(self.session, spec.max_block)
         self.session.prepare(PRIME_HOPS)  # the primer's chunk is bound too (reset allocates nothing)
+        self._buffers(max(PRIME_HOPS, -(-spec.max_block // self.hop_size)))
         self.reset()
-        # warm up onnxruntime (first-run allocations) here, never in process()
-        self.session.process(np.zeros((self.channels, self.hop_size), np.float32))
+        # warm up onnxruntime (first-run allocations) and the decoder's kernel here, never in process()
+        outs = self.session.process(np.zeros((self.channels, self.hop_size), np.float32))
+        self.decode(outs["salience"][0], outs["voicing"][0, 0])
         self.reset()
+
+    def _buffers(self, frames: int) -> None:
+        if self._frames.shape[1] < frames:
+            self._frames = np.empty((3, frames))
 
     def reset(self) -> None:
         """Back to the state ``PRIME_HOPS`` of silence leave (what the stream starts from)."""
@@ -160,12 +159,11 @@ class PitchProcessor(Processor):
 
     def decode(self, salience: np.ndarray, voicing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``salience [n_bins, T]``, ``voicing [T]`` -> ``(f0_hz, voiced, confidence)``, each ``[T]``."""
-        if self._in_range.all():
-            cents, _ = decode_salience(salience, self.bin_cents, self.config.radius_bins)
-        else:  # search the range only; what the model hears outside it lowers the confidence
-            overall = salience.max(axis=0)
-            salience = np.where(self._in_range[:, None], salience, 0.0)
-            cents, inside = decode_salience(salience, self.bin_cents, self.config.radius_bins)
+        frames = salience.shape[1]
+        self._buffers(frames)
+        cents, inside, overall = self._frames[0, :frames], self._frames[1, :frames], self._frames[2, :frames]
+        decode_frames(salience, self.bin_cents, self.config.radius_bins, self._lo, self._hi, cents, inside, overall)
+        if self._lo > 0 or self._hi < len(self._bins_hz) - 1:  # what the model hears outside the range lowers the confidence
             voicing = voicing * np.divide(inside, overall, out=np.zeros_like(inside), where=overall > 0)
         f0 = cents_to_hz(cents)
         f0[np.isnan(f0)] = 0.0
@@ -189,7 +187,8 @@ class PitchProcessor(Processor):
                 self._fmin = float(value)
             else:
                 self._fmax = float(value)
-            self._in_range = (self._bins_hz >= self._fmin) & (self._bins_hz <= self._fmax)
+            inside = np.nonzero((self._bins_hz >= self._fmin) & (self._bins_hz <= self._fmax))[0]
+            self._lo, self._hi = (int(inside[0]), int(inside[-1])) if len(inside) else (1, 0)
         else:
             raise KeyError(f"pitch has no parameter {name!r} (voicing_threshold, fmin_hz, fmax_hz)")
 

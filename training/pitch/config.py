@@ -35,6 +35,8 @@ class TrainConfig:
     voicing_weight: float = 1.0  # x voicing BCE (all frames)
     onset_weight: float = 1.0  # salience loss weight of the first onset_hops frames of each note
     onset_hops: int = 8  # frames after an onset (unvoiced -> voiced, or a jump > 40 cents) weighted
+    oscillator_prob: float = 0.0  # share of crops that are synthetic lines over the whole range (v2: 0.2)
+    oscillator_hz: tuple[float, float] = (27.5, 4300.0)  # their voiced f0 range (training.synth.oscillators)
     init_checkpoint: str = ""  # start from these weights: same model config (fine-tune) or a
     # smaller one of the same frontend, grown function-preservingly (warm_start.grow_into)
     val_every_minutes: float = 6.0  # periodic validation by time ...

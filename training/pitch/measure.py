@@ -52,7 +52,8 @@ def collect(path: str, clips, kind: str, seed: int = 0) -> list[tuple[np.ndarray
     proc = PitchProcessor(StreamingSession(path))
     out = []
     for i, (x, lab) in enumerate(zip(clips.audio, clips.labels)):
-        t, f0, conf, _ = stream_events(proc, conditions.degrade(x, kind, seed + i, SAMPLE_RATE))
+        degraded = conditions.degrade(x, kind, seed + i, SAMPLE_RATE, pool=conditions.pool_without(clips.audio, i))
+        t, f0, conf, _ = stream_events(proc, degraded)
         idx, ref = on_label_grid(lab, t)
         out.append((ref, f0[idx], conf[idx]))
     return out

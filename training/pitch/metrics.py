@@ -64,3 +64,30 @@ def note_positions(ref_hz: np.ndarray) -> np.ndarray:
             start = k
         pos[k] = k - start
     return pos
+
+
+def calibration(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -> dict:
+    """Reliability of a confidence: equal-width bins over [0, 1].
+
+    Args:
+        confidence: ``[T]`` in [0, 1] (the model's voicing probability).
+        correct: ``[T]`` bool, what the confidence should predict (e.g. reference-voiced, or
+            reference-voiced with the pitch within 50 cents).
+
+    Returns:
+        ``{"ece": expected calibration error (the frame-weighted mean |accuracy - confidence|),
+        "bins": [{"lo", "hi", "frames", "confidence", "accuracy"}, ...]}`` (empty bins left out).
+    """
+    conf = np.clip(np.asarray(confidence, np.float64), 0.0, 1.0)
+    ok = np.asarray(correct, bool)
+    which = np.minimum((conf * n_bins).astype(np.int64), n_bins - 1)
+    bins, ece = [], 0.0
+    for b in range(n_bins):
+        sel = which == b
+        n = int(sel.sum())
+        if not n:
+            continue
+        c, a = float(conf[sel].mean()), float(ok[sel].mean())
+        ece += n * abs(a - c)
+        bins.append({"lo": b / n_bins, "hi": (b + 1) / n_bins, "frames": n, "confidence": c, "accuracy": a})
+    return {"ece": ece / max(len(conf), 1), "bins": bins}

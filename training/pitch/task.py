@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from export.checkpoint import load_checkpoint, save_checkpoint
-from models.pitch import PitchTCN, bin_frequencies_hz
+from models.pitch import F_MIN_HZ, PitchTCN, bin_frequencies_hz
 from rtmir.tasks.pitch import cents_to_hz, decode_salience, hz_to_cents
 from training.core import conditions
 from training.core.data import Clips
@@ -83,11 +83,11 @@ def predict(model: PitchTCN, audio: np.ndarray, batch: int = 8) -> tuple[np.ndar
 
 
 def score_clips(salience: np.ndarray, voicing: np.ndarray, f0_labels: np.ndarray, hop: int,
-                latency_samples: int) -> dict[str, float]:
+                latency_samples: int, fmin_hz: float = F_MIN_HZ) -> dict[str, float]:
     """Scores of decoded outputs on the label grid, pooled over clips, for every threshold in
     ``THRESHOLDS``; returns the figures at the threshold with the best overall accuracy, and
     ``threshold``. Figures use the same decoder as ``rtmir.tasks.pitch``."""
-    bin_cents = hz_to_cents(bin_frequencies_hz(salience.shape[1]))
+    bin_cents = hz_to_cents(bin_frequencies_hz(salience.shape[1], fmin_hz))
     refs, f0s, vois = [], [], []
     instants = output_instants(0, salience.shape[2], hop, latency_samples, SAMPLE_RATE)
     for s, v, lab in zip(salience, voicing, f0_labels):
@@ -106,9 +106,11 @@ def validate(model: PitchTCN, clips: Clips, names: tuple[str, ...] = ("clean",),
     """``{condition: scores}`` over ``clips`` (clip i under ``conditions.degrade(.., seed + i)``)."""
     out = {}
     for name in names:
-        audio = np.stack([conditions.degrade(x, name, seed + i, SAMPLE_RATE) for i, x in enumerate(clips.audio)])
+        audio = np.stack([conditions.degrade(x, name, seed + i, SAMPLE_RATE,
+                                             pool=conditions.pool_without(clips.audio, i))
+                          for i, x in enumerate(clips.audio)])
         sal, voi = predict(model, audio)
-        out[name] = score_clips(sal, voi, clips.labels, model.hop, model.latency_samples)
+        out[name] = score_clips(sal, voi, clips.labels, model.hop, model.latency_samples, model.config.fmin_hz)
     return out
 
 
@@ -121,7 +123,7 @@ class PitchTask:
 
     def __init__(self, config: TrainConfig, train: Clips, val: Clips):
         self.config, self.train, self.val = config, train, val
-        self.bin_cents = torch.from_numpy(hz_to_cents(bin_frequencies_hz(config.model.n_bins))).float()
+        self.bin_cents = torch.from_numpy(hz_to_cents(bin_frequencies_hz(config.model.n_bins, config.model.fmin_hz))).float()
         self._loader: DataLoader | None = None
 
     def build_model(self) -> PitchTCN:
@@ -140,7 +142,8 @@ class PitchTask:
     def batches(self, model: PitchTCN) -> DataLoader:
         if self._loader is None:  # one loader for the run (its workers persist across epochs)
             c = self.config
-            crops = PitchCrops(self.train, c.crop_s, model.hop, model.latency_samples, c.augment)
+            crops = PitchCrops(self.train, c.crop_s, model.hop, model.latency_samples, c.augment,
+                               c.oscillator_prob, c.oscillator_hz)
             self._loader = DataLoader(crops, batch_size=c.batch_size, shuffle=True,
                                       drop_last=len(self.train.audio) >= c.batch_size, num_workers=c.loader_workers,
                                       persistent_workers=c.loader_workers > 0)

@@ -135,3 +135,16 @@ def test_pitch_right_frames_agree_with_raw_pitch_accuracy_and_split_by_band():
     late = count_by_band(pitch_right_frames(ref, track, 0.03, causal=True), note_frame_bands(ref))[0]
     assert late[:3].tolist() == [0, 0, 0] and late[3] < hits[3]
     assert pitch_right_frames(ref, track, None, causal=True) is None
+
+
+def test_calibration_is_zero_for_a_calibrated_confidence_and_large_for_an_overconfident_one():
+    from training.pitch.metrics import calibration
+
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0, 1, 200_000)
+    calibrated = rng.uniform(0, 1, conf.size) < conf
+    result = calibration(conf, calibrated)
+    assert result["ece"] < 0.01 and len(result["bins"]) == 10
+    assert sum(b["frames"] for b in result["bins"]) == conf.size
+    overconfident = calibration(np.full(1000, 0.95), np.arange(1000) < 600)  # 60 % right at 0.95
+    assert overconfident["ece"] == pytest.approx(0.35) and overconfident["bins"][0]["lo"] == 0.9
