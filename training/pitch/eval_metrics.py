@@ -221,9 +221,24 @@ def note_frame_bands(ref_f0: np.ndarray) -> np.ndarray:
     return band
 
 
-def count_by_band(right: np.ndarray, band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(right, voiced)`` frame counts per band (each ``[len(NOTE_FRAME_BANDS)]`` int)."""
-    n = len(NOTE_FRAME_BANDS)
+REGISTERS = (("low", None, 43), ("mid", 43, 85), ("high", 85, None))
+"""Registers of the reference pitch by MIDI note (rounded): low below G2 (43), mid G2 ... C6 (84),
+high above C6: the issue's low < 43 and high > 84."""
+
+
+def register_bands(ref_f0: np.ndarray) -> np.ndarray:
+    """``[n_frames]`` int: the ``REGISTERS`` index of each reference-voiced frame, -1 elsewhere."""
+    ref = np.asarray(ref_f0, np.float64)
+    band = np.full(len(ref), -1, np.int64)
+    voiced = ref > 0
+    midi = np.round(69.0 + 12.0 * np.log2(np.where(voiced, ref, 440.0) / 440.0))
+    for b, (_, lo, hi) in enumerate(REGISTERS):
+        band[voiced & (midi >= (lo if lo is not None else -np.inf)) & (midi < (hi if hi is not None else np.inf))] = b
+    return band
+
+
+def count_by_band(right: np.ndarray, band: np.ndarray, n: int = len(NOTE_FRAME_BANDS)) -> tuple[np.ndarray, np.ndarray]:
+    """``(right, voiced)`` frame counts per band (each ``[n]`` int; ``n`` bands, default the note-frame ones)."""
     voiced = np.bincount(band[band >= 0], minlength=n)
     hits = np.bincount(band[(band >= 0) & right], minlength=n)
     return hits, voiced

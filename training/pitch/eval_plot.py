@@ -30,11 +30,12 @@ def set_record(args, clips, condition_params: dict[str, list[dict]]) -> dict:
     return {"data": str(args.data), "n_clips": len(clips), "seconds_per_clip": args.seconds, "seed": args.seed,
             "audio_seconds_per_condition": float(sum(len(c.audio) / c.sample_rate for c in clips)),
             "soundfont": sorted({c.meta["soundfont"] for c in clips}), "sample_rate": clips[0].sample_rate,
-            "label_frame_rate": 100, "conditions": args.conditions,
+            "label_frame_rate": 100, "conditions": args.conditions, "labels": getattr(args, "labels", "midi"),
             "condition_params": condition_params,
             "unvoiced_but_sounding": unvoiced_but_sounding(clips),
             "synth_command": (f"python -m training.synth --kind mono --split val --n {len(clips)} --duration "
-                              f"{args.seconds:g} --no-augment --seed {args.seed} --out {args.data}")}
+                              f"{args.seconds:g} --no-augment --seed {args.seed} --labels "
+                              f"{getattr(args, 'labels', 'midi')} --out {args.data}")}
 
 
 def unvoiced_but_sounding(clips, within_db: float = 30.0) -> float:
@@ -80,7 +81,7 @@ def markdown(record: dict) -> str:
     lines = _header(record)
     for cond in record["set"]["conditions"]:
         lines += _condition_table(record, cond)
-    lines += _subset_tables(record) + _note_frame_tables(record) + ["## Methods", ""]
+    lines += _subset_tables(record) + _note_frame_tables(record) + _breakdown_tables(record) + ["## Methods", ""]
     for name, m in record["methods"].items():
         if "skipped" in m:
             lines.append(f"- **{name}**: skipped — {m['skipped']}")
@@ -96,7 +97,7 @@ def _header(record: dict) -> list[str]:
     s, run = record["set"], record["run"]
     machine = run["machine"]
     return [
-        "# Pitch evaluation (issue #6)", "",
+        "# Pitch evaluation (issues #6, #13)", "",
         f"{run['date_utc']} · `{run['command']}` · git {run['git_commit'][:10]}"
         f"{' (dirty)' if run['git_dirty'] else ''} · {machine['cpu']}, {machine['logical_cpus']} logical CPUs "
         f"(shared; load average {machine['load_average_1_5_15'][0]:.1f} at the end)", "",
@@ -107,12 +108,58 @@ def _header(record: dict) -> list[str]:
         "clip: noisy = 10 dB SNR, colour (white/pink/brown/blue) drawn per clip; reverb = synthetic room, "
         "RT60 0.3–1.2 s, DRR 0–6 dB.", "",
         "Metrics: mir_eval.melody, 50 cents, mean over clips, in %. RPA/RCA count every reference-voiced frame "
-        "with the method's pitch whatever its voicing decision; VR/VFA/OA use the decision. Labels are MIDI "
-        f"note times, so release tails are unvoiced: {100 * s['unvoiced_but_sounding']:.0f}% of the clean "
-        "label-unvoiced frames are within 30 dB of their clip's peak level, which drives VFA up for every method. "
+        "with the method's pitch whatever its voicing decision; VR/VFA/OA use the decision. " + _labels_note(s) +
         "*Causal*: each estimate re-timed to t + look-ahead (when its last input sample has arrived) and "
         "held until the next one. CPU: `time.process_time()` per second of audio, in-process, one thread, "
         "resampling included, loading and warm-up excluded.", ""]
+
+
+def _labels_note(s: dict) -> str:
+    if s.get("labels", "midi") == "midi":
+        return ("Labels are MIDI note times, so release tails are unvoiced: "
+                f"{100 * s['unvoiced_but_sounding']:.0f}% of the clean label-unvoiced frames are within 30 dB of "
+                "their clip's peak level, which drives VFA up for every method. ")
+    return ("References are aligned to the audio (`training.synth.aligned`: voiced from the frame the note's "
+            "own render is periodic at its f0 while it is within 30 dB of the clip's loudest frame); "
+            f"{100 * s['unvoiced_but_sounding']:.0f}% of the clean reference-unvoiced frames are within 30 dB of "
+            "their clip's peak level (other notes' tails, breaths, noise). Scores on the MIDI-timed references of "
+            "the same audio are in their own table. ")
+
+
+def _breakdown_tables(record: dict) -> list[str]:
+    """Raw pitch accuracy by register and by family (offline / causal, per condition), and the
+    scores on the MIDI-timed references where the set has them."""
+    lines = []
+    results = {n: r for n, r in record["results"].items()}
+    for key, title in (("by_register", "register (low < MIDI 43, high > MIDI 84)"), ("by_family", "family")):
+        for cond in record["set"]["conditions"]:
+            rows = {n: r[cond][key] for n, r in results.items() if cond in r and r[cond].get(key, {}).get("offline")}
+            if not rows:
+                continue
+            groups = list(next(iter(rows.values()))["offline"])
+            lines += [f"## {cond}: raw pitch accuracy by {title} (offline / causal)", "",
+                      "| method | " + " | ".join(f"{g} ({next(iter(rows.values()))['offline'][g][1]} frames)"
+                                                for g in groups) + " |", "|---|" + "---:|" * len(groups)]
+            for name, r in rows.items():
+                cau = r.get("causal") or {}
+                lines.append(f"| {name} | " + " | ".join(
+                    f"{_pct(r['offline'][g][0])} / {_pct(cau[g][0]) if g in cau else '—'}" for g in groups) + " |")
+            lines.append("")
+    rows = {n: r for n, r in results.items() if any("midi_labels" in r[c] for c in r)}
+    if rows:
+        lines += ["## The same estimates on MIDI-timed references (offline / causal)", "",
+                  "| method | " + " | ".join(f"{c} RPA | {c} OA | {c} VFA" for c in record["set"]["conditions"]) + " |",
+                  "|---|" + "---:|" * (3 * len(record["set"]["conditions"]))]
+        for name, r in rows.items():
+            cells = []
+            for cond in record["set"]["conditions"]:
+                m = r.get(cond, {}).get("midi_labels") or {}
+                off, cau = m.get("offline") or {}, m.get("causal") or {}
+                cells += [f"{_pct(off.get(k))} / {_pct(cau.get(k))}"
+                          for k in ("raw_pitch_accuracy", "overall_accuracy", "voicing_false_alarm")]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
 
 
 def _condition_table(record: dict, cond: str) -> list[str]:

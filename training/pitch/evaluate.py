@@ -5,7 +5,10 @@
 
 The set: ``--n`` monophonic melodies of ``--seconds`` rendered by ``training.synth`` with the
 validation soundfont (MuseScore_General, never used in training), no augmentation, seed
-``--seed``; rendered on first use into ``--data``. Each clip is scored in three conditions of
+``--seed``; rendered on first use into ``--data``. Its references follow ``--labels`` (default
+``aligned``: voiced while the note's own render is periodic and audible, ``training.synth.aligned``);
+with aligned references the same seed is rendered once more with MIDI-timed labels (the audio is
+identical), and every method is scored on those too, for comparison. Each clip is scored in three conditions of
 ``training.core.conditions`` (the registry training and validation use), drawn from seeds derived
 from (seed, clip, condition):
 
@@ -39,8 +42,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import eval_plot as report  # noqa: E402
-from .eval_metrics import (Scores, Track, count_by_band, mean_scores, note_frame_bands,  # noqa: E402
-                           pitch_right_frames, score_track)
+from .eval_metrics import (REGISTERS, Scores, Track, count_by_band, mean_scores, note_frame_bands,  # noqa: E402
+                           pitch_right_frames, register_bands, score_track)
 from .peers import METHODS, Method, MethodUnavailable, build_method  # noqa: E402
 from training.core import conditions  # noqa: E402
 
@@ -64,6 +67,13 @@ class Clip:
     sample_rate: int
     ref_f0: np.ndarray
     meta: dict
+    ref_f0_midi: np.ndarray | None = None  # the MIDI-timed reference of the same audio (aligned sets)
+
+    @property
+    def family(self) -> str:
+        """The clip's instrument family (``training.synth.gm.FAMILIES``)."""
+        notes = self.meta.get("notes") or [{}]
+        return str(notes[0].get("family", "unknown"))
 
 
 def condition_params(condition: str, seed: int, index: int) -> dict:
@@ -83,21 +93,26 @@ def apply_condition(clip: Clip, params: dict) -> np.ndarray:
     return conditions.apply(clip.audio, clip.sample_rate, params)
 
 
-def ensure_dataset(data: Path, n: int, seconds: float, seed: int, workers: int) -> None:
+def ensure_dataset(data: Path, n: int, seconds: float, seed: int, workers: int, labels: str = "midi") -> None:
     """Render the set with ``python -m training.synth`` unless ``data`` already holds it."""
     if all((data / f"{i:06d}" / "meta.json").is_file() for i in range(n)):
         return
     cmd = [sys.executable, "-m", "training.synth", "--kind", "mono", "--split", "val", "--n", str(n),
            "--duration", str(seconds), "--no-augment", "--seed", str(seed), "--workers", str(workers),
-           "--out", str(data)]
+           "--labels", labels, "--out", str(data)]
     log.warning("rendering the set: %s", " ".join(cmd[1:]))
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if proc.returncode != 0:
         raise UsageError(f"rendering the set failed: {proc.stderr.strip().splitlines()[-1:]}")
 
 
-def load_clips(data: Path, n: int) -> list[Clip]:
-    """The first ``n`` examples of ``data``, mixes downmixed to mono."""
+def load_clips(data: Path, n: int, midi_data: Path | None = None) -> list[Clip]:
+    """The first ``n`` examples of ``data``, mixes downmixed to mono (with ``midi_data``'s
+    MIDI-timed references of the same clips).
+
+    Raises:
+        UsageError: ``midi_data``'s audio differs from ``data``'s (not the same seed).
+    """
     import soundfile as sf
 
     clips = []
@@ -105,7 +120,13 @@ def load_clips(data: Path, n: int) -> list[Clip]:
         folder = data / f"{i:06d}"
         audio, sr = sf.read(folder / "mix.flac", dtype="float32", always_2d=True)
         ref = np.load(folder / "labels.npz")["f0_melody"].astype(np.float64)
-        clips.append(Clip(i, audio.mean(axis=1), int(sr), ref, json.loads((folder / "meta.json").read_text())))
+        midi = None
+        if midi_data is not None:
+            twin = midi_data / f"{i:06d}"
+            if (twin / "mix.flac").read_bytes() != (folder / "mix.flac").read_bytes():
+                raise UsageError(f"{twin}: not the audio of {folder} (render both with the same seed)")
+            midi = np.load(twin / "labels.npz")["f0_melody"].astype(np.float64)
+        clips.append(Clip(i, audio.mean(axis=1), int(sr), ref, json.loads((folder / "meta.json").read_text()), midi))
     return clips
 
 
@@ -180,6 +201,7 @@ def score_method(method: Method, run: dict, clips: list[Clip], conditions: list[
                         right[(clip.index, cond)] = ok
                 hits[scoring] = None if hits[scoring] is None else hits[scoring] + h
         result[cond] = {
+            **_breakdowns(method, run, clips, cond),
             "clips": [c.index for c in clips],
             "offline": mean_scores(per_clip["offline"]),
             "causal": mean_scores(per_clip["causal"]) if per_clip["causal"][0] is not None else None,
@@ -189,6 +211,35 @@ def score_method(method: Method, run: dict, clips: list[Clip], conditions: list[
                                  for k, h in hits.items()}},
         }
     return result
+
+
+def _breakdowns(method: Method, run: dict, clips: list[Clip], cond: str) -> dict:
+    """Raw pitch accuracy by register (``REGISTERS``) and by instrument family, offline and causal
+    (pooled over frames), and the mean scores on the MIDI-timed references where the clips have them."""
+    out: dict = {"by_register": {}, "by_family": {}}
+    for scoring in ("offline", "causal"):
+        reg_hits = reg_voiced = 0
+        fam: dict[str, list[int]] = {}
+        for clip in clips:
+            ok = pitch_right_frames(clip.ref_f0, run["tracks"][(clip.index, cond)], method.lookahead_s,
+                                    causal=scoring == "causal")
+            if ok is None:
+                break
+            h, v = count_by_band(ok, register_bands(clip.ref_f0), len(REGISTERS))
+            reg_hits, reg_voiced = reg_hits + h, reg_voiced + v
+            f = fam.setdefault(clip.family, [0, 0])
+            f[0], f[1] = f[0] + int(ok.sum()), f[1] + int((clip.ref_f0 > 0).sum())
+        else:
+            out["by_register"][scoring] = {name: (float(h / v) if v else None, int(v))
+                                           for (name, _, _), h, v in zip(REGISTERS, reg_hits, reg_voiced)}
+            out["by_family"][scoring] = {k: (h / v if v else None, v) for k, (h, v) in sorted(fam.items())}
+    if all(c.ref_f0_midi is not None for c in clips):
+        tracks = [run["tracks"][(c.index, cond)] for c in clips]
+        out["midi_labels"] = {
+            scoring: None if (per := [score_track(c.ref_f0_midi, t, method.lookahead_s, causal=scoring == "causal")
+                                      for c, t in zip(clips, tracks)])[0] is None else mean_scores(per)
+            for scoring in ("offline", "causal")}
+    return out
 
 
 def any_method_right(verdicts: dict[str, dict], clips: list[Clip], conditions: list[str]) -> dict:
@@ -246,6 +297,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--conditions", default=",".join(CONDITIONS), help="comma list of clean, noisy, reverb")
     ap.add_argument("--limit", action="append", default=[],
                     help="METHOD=N[:COND,...]: run METHOD on the first N clips (and only those conditions)")
+    ap.add_argument("--labels", choices=("aligned", "midi"), default="aligned",
+                    help="reference convention (default aligned; aligned also scores the MIDI-timed twin)")
     ap.add_argument("--data", type=Path, default=None, help="the set's folder (default data/pitch-eval-...)")
     ap.add_argument("--cache", type=Path, default=REPO / "data" / "pitch-eval-cache", help="prediction cache")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "results", help="where the results go")
@@ -262,14 +315,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         raise UsageError("--n and --seconds must be positive, --methods and --conditions non-empty")
     args.limits = parse_limit(args.limit, args.conditions)
     if args.data is None:
-        args.data = REPO / "data" / f"pitch-eval-val-s{args.seed}-{args.seconds:g}s"
+        suffix = "" if args.labels == "midi" else "-aligned"
+        args.data = REPO / "data" / f"pitch-eval-val-s{args.seed}-{args.seconds:g}s{suffix}"
+    args.midi_data = None if args.labels == "midi" else args.data.with_name(args.data.name + "-midi")
     return args
 
 
 def evaluate(args: argparse.Namespace) -> dict:
     """Run every method and return the results record (see ``eval_plot.write_all``)."""
-    ensure_dataset(args.data, args.n, args.seconds, args.seed, args.workers)
-    clips = load_clips(args.data, args.n)
+    ensure_dataset(args.data, args.n, args.seconds, args.seed, args.workers, args.labels)
+    if args.midi_data is not None:
+        ensure_dataset(args.midi_data, args.n, args.seconds, args.seed, args.workers, "midi")
+    clips = load_clips(args.data, args.n, args.midi_data)
     set_id = f"s{args.seed}-{args.seconds:g}s"
     params = {cond: [condition_params(cond, args.seed, c.index) for c in clips] for cond in args.conditions}
     record = {"set": report.set_record(args, clips, params), "methods": {}, "results": {}}
