@@ -1,27 +1,30 @@
-"""The pitch model (issue #6): multi-resolution spectra -> causal dilated TCN -> salience + voicing.
+"""The pitch model (issues #6, #13): multi-resolution spectra -> causal dilated TCN -> salience + voicing.
 
-``PitchTCN`` (family ``pitch_tcn``) maps mono 16 kHz audio to, per hop of 80 samples (5 ms):
+``PitchTCN`` (family ``pitch_tcn``) maps mono 16 kHz audio to, per hop (v1: 80 samples = 5 ms;
+v2, ``training/pitch/configs/pitch-v2.json``: 160 samples = 10 ms):
 
 - ``salience [B, n_bins, frames]``: probability that the f0 lies in each 20-cent bin; bin i is
-  centred at ``F_MIN_HZ * 2 ** (i / 60)`` Hz from 32.70 Hz (C1). CREPE's 360 bins end at
-  1997 Hz; the default here is 420 bins (7 octaves: C1 ... 4138 Hz, i.e. B7 + 80 cents), because melodies in the
-  synth sets reach 2960 Hz (1.2 % of voiced validation frames lie above 1997 Hz);
+  centred at ``fmin_hz * 2 ** (i / 60)`` Hz. v1: 420 bins from C1 (32.70 Hz) to 4138 Hz; v2: 440
+  bins from A0 (27.5 Hz) to 4372 Hz, so that B0 (a 5-string bass) and C8 (piano and piccolo tops)
+  lie inside the grid with room for vibrato;
 - ``voicing [B, 1, frames]``: probability that the described instant is voiced.
 
 Time. Every window ends at the last sample of its hop (``e``); the output describes the instant
 ``e - latency_samples`` with ``latency_samples = short_window // 2`` (160 samples = 10 ms with the
-defaults), i.e. the centre of the newest, shortest frame. Longer windows end at the same sample
-and reach further into the past only, where looking is free: they add frequency resolution for
-low notes, never lookahead. Training aligns its targets with that instant::
+defaults), i.e. the centre of the newest, shortest frame. Longer windows (v1: 1024 samples at
+16 kHz; v2: 256 samples of copies decimated to 4 and 1 kHz, ``models.pitch_spectra``) end at the
+same sample or before it and reach further into the past only, where looking is free: they add
+frequency resolution for low notes, never lookahead. Training aligns its targets with that
+instant::
 
-    xx = [cache (long - hop) | chunk (N)]
+    xx = [cache | chunk (N)]
                           short frame  |<-- short -->|          (centre = described instant)
                     long frame  |<-------- long -------->|
                                                          ^ e = end of hop k
     described instant = e - short // 2; nothing after e is read (causality is verified)
 
 Features per frame: for each window, ``log(|rfft|^2 + floor)`` of the Hann-windowed frame up to
-``max_hz``, minus the frame's mean over all kept bins (gain invariance), plus that mean / 10 as
+its ``max_hz``, minus the frame's mean over all kept bins (gain invariance), plus that mean / 10 as
 one level feature. A 1x1 projection (plus, with ``front_hidden``, a per-frame MLP branch: the
 nonlinear harmonic templates a linear map of the log spectrum cannot form), a dilated residual
 TCN (``ResidualBlock``s) and a 1x1 head give n_bins salience logits and one voicing logit.

@@ -293,7 +293,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--n", type=int, default=30, help="clips (default 30)")
     ap.add_argument("--seconds", type=float, default=8.0, help="seconds per clip (default 8)")
     ap.add_argument("--seed", type=int, default=606, help="set and condition seed (default 606)")
-    ap.add_argument("--methods", default=",".join(METHODS), help=f"comma list of {', '.join(METHODS)}")
+    ap.add_argument("--methods", default=None,
+                    help=f"comma list of {', '.join(METHODS)} (default all; cand* only with --candidate)")
     ap.add_argument("--conditions", default=",".join(CONDITIONS), help="comma list of clean, noisy, reverb")
     ap.add_argument("--limit", action="append", default=[],
                     help="METHOD=N[:COND,...]: run METHOD on the first N clips (and only those conditions)")
@@ -304,9 +305,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "results", help="where the results go")
     ap.add_argument("--workers", type=int, default=2, help="processes for rendering the set (default 2)")
     ap.add_argument("--model", default=None, help="for ours: a candidate .onnx instead of rtmir/zoo/pitch-tcn.onnx")
+    ap.add_argument("--candidate", default=None, help="a model in training, scored as cand and cand-live")
     ap.add_argument("--no-plot", action="store_true", help="skip the PNG")
     args = ap.parse_args(argv)
-    args.methods = [m for m in args.methods.split(",") if m]
+    default = [m for m in METHODS if args.candidate or not m.startswith("cand")]
+    args.methods = [m for m in args.methods.split(",") if m] if args.methods is not None else default
+    if any(m.startswith("cand") for m in args.methods) and not args.candidate:
+        raise UsageError("methods cand and cand-live need --candidate PATH")
     args.conditions = [c for c in args.conditions.split(",") if c]
     bad = [m for m in args.methods if m not in METHODS] + [c for c in args.conditions if c not in CONDITIONS]
     if bad:
@@ -332,11 +337,13 @@ def evaluate(args: argparse.Namespace) -> dict:
     record = {"set": report.set_record(args, clips, params), "methods": {}, "results": {}}
     verdicts: dict[str, dict] = {}
     for name in args.methods:
-        method = build_method(name, args.model)
+        method = build_method(name, args.model, args.candidate)
         n_clips, conds = args.limits.get(name, (len(clips), args.conditions))
         entry = {"clips": min(n_clips, len(clips)), "conditions": conds}
         if name in ("ours", "ours-live") and args.model:
             entry["model"] = str(args.model)
+        if name in ("cand", "cand-live"):
+            entry["model"] = str(args.candidate)
         record["methods"][name] = entry
         try:
             method.prepare()

@@ -28,7 +28,7 @@ from training.core import conditions
 from training.core.measure import stream_cpu
 
 from .data import SAMPLE_RATE, load_split
-from .metrics import on_label_grid, score_frames
+from .metrics import calibration, on_label_grid, score_frames
 
 REPORTED_CONDITIONS = ("clean", "white10", "pink10", "reverb")
 
@@ -57,6 +57,19 @@ def collect(path: str, clips, kind: str, seed: int = 0) -> list[tuple[np.ndarray
         idx, ref = on_label_grid(lab, t)
         out.append((ref, f0[idx], conf[idx]))
     return out
+
+
+def reliability(rows) -> dict[str, dict]:
+    """Calibration of the confidence (``metrics.calibration``, 10 bins) against two events: the
+    reference frame is voiced (``voiced``), and it is voiced with the estimate within 50 cents
+    (``right``: what a user reading the confidence as "this pitch is right" relies on)."""
+    ref = np.concatenate([r for r, _, _ in rows])
+    est = np.concatenate([e for _, e, _ in rows])
+    conf = np.concatenate([c for _, _, c in rows])
+    ok = (ref > 0) & (est > 0)
+    cents = np.full(len(ref), np.inf)
+    cents[ok] = np.abs(1200 * np.log2(est[ok] / ref[ok]))
+    return {"voiced": calibration(conf, ref > 0), "right": calibration(conf, cents <= 50)}
 
 
 def pooled(rows, threshold: float) -> dict[str, float]:
@@ -103,9 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     report["voicing_threshold"] = threshold
     for kind in names:
         rows = cache.get(kind) or collect(args.model, clips, kind)
-        report[kind] = pooled(rows, threshold)
+        report[kind] = pooled(rows, threshold) | {"calibration": reliability(rows)}
         s = report[kind]
-        print(f"{kind:8s} rpa {s['rpa']:.4f} rca {s['rca']:.4f} oa {s['oa']:.4f} vr {s['vr']:.4f} vfa {s['vfa']:.4f}",
+        print(f"{kind:8s} rpa {s['rpa']:.4f} rca {s['rca']:.4f} oa {s['oa']:.4f} vr {s['vr']:.4f} vfa {s['vfa']:.4f} "
+              f"ece(voiced) {s['calibration']['voiced']['ece']:.4f} ece(right) {s['calibration']['right']['ece']:.4f}",
               flush=True)
     if args.cpu_files:
         for i, block in enumerate(int(b) for b in args.cpu_blocks.split(",")):

@@ -304,16 +304,21 @@ def _version(dist: str) -> str:
     return version(dist)
 
 
-def build_method(name: str, model: str | None = None) -> Method:
+def build_method(name: str, model: str | None = None, candidate: str | None = None) -> Method:
     """The method called ``name`` (see ``METHODS``), not yet prepared; ``model`` (a zoo name or
-    an ``.onnx`` path) replaces the shipped model of "ours" and "ours-live".
+    an ``.onnx`` path) replaces the shipped model of "ours" and "ours-live"; ``candidate`` is the
+    model of "cand" and "cand-live" (a model in training, scored beside the shipped one).
 
     Raises:
-        KeyError: unknown name.
+        KeyError: unknown name, or "cand"/"cand-live" without ``candidate``.
     """
+    if name in ("cand", "cand-live") and not candidate:
+        raise KeyError(f"method {name!r} needs a candidate model (--candidate PATH)")
     factories = {
         "ours": lambda: RtmirMethod("pitch", "ours", model=model),
         "ours-live": lambda: RtmirMethod("pitch", "ours-live", block=256, model=model),
+        "cand": lambda: RtmirMethod("pitch", "cand", model=candidate),
+        "cand-live": lambda: RtmirMethod("pitch", "cand-live", block=256, model=candidate),
         "yin": lambda: RtmirMethod("yin", "yin"),
         "crepe-full": lambda: CrepeMethod("full"),
         "crepe-tiny": lambda: CrepeMethod("tiny"),
@@ -327,5 +332,6 @@ def build_method(name: str, model: str | None = None) -> Method:
     return factories[name]()
 
 
-METHODS = ("ours", "ours-live", "yin", "crepe-full", "crepe-tiny", "pesto", "pesto-stream", "swift-f0", "pyin")
-"""Every method, in table order."""
+METHODS = ("ours", "ours-live", "cand", "cand-live", "yin", "crepe-full", "crepe-tiny", "pesto", "pesto-stream",
+           "swift-f0", "pyin")
+"""Every method, in table order ("cand", "cand-live": only with a candidate model)."""

@@ -3,6 +3,7 @@ runtime exactly as ``rtmir stream`` runs it (44.1 kHz file rate, block 4096).
 
     python -m training.pitch.range_test                    # the shipped pitch model and YIN
     python -m training.pitch.range_test --task yin --lo 23 --hi 108
+    python -m training.pitch.range_test --task pitch --model CANDIDATE.onnx
 
 Signals, 1.2 s each at 0.5 amplitude (−6 dBFS) after 0.3 s of silence: a sine, a band-limited
 sawtooth, and General MIDI instruments rendered by FluidSynth (``--font``, the validation soundfont
@@ -50,21 +51,23 @@ def tone(kind: str, midi: int) -> np.ndarray:
 def rendered(program: int, midi: int, renderer, font) -> np.ndarray:
     """A sustained GM note, rendered by FluidSynth, float32 mono at ``RATE`` (peak 0.5)."""
     from training.synth.render import render_stems
-    from training.synth.score import Note, Score, Track, tempo_us_for_bpm
+    from training.synth.score import Note, Score, Track, tempo_us_for_bpm, ticks_for_seconds
 
     path, offset = font
-    tempo = tempo_us_for_bpm(60)  # 960 ticks = 1 s
-    on, off = int(LEAD_S * 960), int((LEAD_S + NOTE_S) * 960)
-    score = Score(tempo, off + 960, (Track("melody", program, 0, (Note(on, off, midi, 100),), monophonic=True),))
+    tempo = tempo_us_for_bpm(60)
+    on, off = ticks_for_seconds(LEAD_S, tempo), ticks_for_seconds(LEAD_S + NOTE_S, tempo)
+    score = Score(tempo, off + ticks_for_seconds(1.0, tempo),
+                  (Track("melody", program, 0, (Note(on, off, midi, 100),), monophonic=True),))
     x = render_stems(score, path, renderer, offset, int((LEAD_S + NOTE_S) * RATE))["melody"].mean(axis=0)
     peak = float(np.abs(x).max())
     return (0.5 * x / peak if peak > 0 else x).astype(np.float32)
 
 
-def track(task: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(t, f0 Hz, voiced)`` per event of a fresh ``task`` processor over ``x`` (block 4096)."""
+def track(task: str, x: np.ndarray, model: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(t, f0 Hz, voiced)`` per event of a fresh ``task`` processor (``model``: its ONNX, None for the
+    shipped one) over ``x`` (block 4096)."""
     sink = Capture()
-    engine = Engine([build_processor(task)], [sink])
+    engine = Engine([build_processor(task, model)], [sink])
     engine.prepare(RATE, 1, 4096)
     for i in range(0, len(x), 4096):
         engine.push(np.ascontiguousarray(x[None, i:i + 4096]))
@@ -74,9 +77,9 @@ def track(task: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
             np.array([bool(v["voiced"]) for _, _, v in ev]))
 
 
-def score(task: str, x: np.ndarray, midi: int) -> tuple[float, float]:
+def score(task: str, x: np.ndarray, midi: int, model: str | None = None) -> tuple[float, float]:
     """(share of steady frames voiced within 50 cents, share voiced more than 50 cents off)."""
-    t, f0, voiced = track(task, x)
+    t, f0, voiced = track(task, x, model)
     steady = (t >= LEAD_S + 0.15) & (t <= LEAD_S + NOTE_S - 0.1)
     cents = np.full(len(t), np.inf)
     ok = voiced & (f0 > 0)
@@ -87,7 +90,8 @@ def score(task: str, x: np.ndarray, midi: int) -> tuple[float, float]:
     return float(right[steady].sum() / n), float(wrong[steady].sum() / n)
 
 
-def run(task: str, lo: int, hi: int, font_name: str) -> dict[str, dict[int, tuple[float, float]]]:
+def run(task: str, lo: int, hi: int, font_name: str, model: str | None = None
+        ) -> dict[str, dict[int, tuple[float, float]]]:
     """Per signal, per MIDI note: ``score``."""
     from training.synth.render import RenderConfig, Renderer, measure_onset_offset
     from training.synth.soundfonts import resolve_soundfont
@@ -95,7 +99,7 @@ def run(task: str, lo: int, hi: int, font_name: str) -> dict[str, dict[int, tupl
     out: dict[str, dict[int, tuple[float, float]]] = {"sine": {}, "sawtooth": {}}
     for midi in range(lo, hi + 1):
         for kind in ("sine", "sawtooth"):
-            out[kind][midi] = score(task, tone(kind, midi), midi)
+            out[kind][midi] = score(task, tone(kind, midi), midi, model)
     renderer = Renderer(RenderConfig(RATE))
     try:
         path = resolve_soundfont(font_name)
@@ -103,7 +107,7 @@ def run(task: str, lo: int, hi: int, font_name: str) -> dict[str, dict[int, tupl
         for name, (program, a, b) in INSTRUMENTS.items():
             rows = out.setdefault(name, {})
             for midi in range(max(lo, a), min(hi, b) + 1):
-                rows[midi] = score(task, rendered(program, midi, renderer, font), midi)
+                rows[midi] = score(task, rendered(program, midi, renderer, font), midi, model)
     finally:
         renderer.close()
     return out
@@ -140,9 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lo", type=int, default=23, help="lowest MIDI note (default 23 = B0)")
     parser.add_argument("--hi", type=int, default=108, help="highest MIDI note (default 108 = C8)")
     parser.add_argument("--font", default="MuseScore_General", help="soundfont of the GM notes")
+    parser.add_argument("--model", help="for --task pitch: a candidate .onnx instead of the shipped model")
     args = parser.parse_args(argv)
     for task in args.task or ["pitch", "yin"]:
-        print(table(task, run(task, args.lo, args.hi, args.font)), flush=True)
+        print(table(task, run(task, args.lo, args.hi, args.font, args.model if task == "pitch" else None)), flush=True)
         print()
     return 0
 
