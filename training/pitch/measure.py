@@ -72,6 +72,30 @@ def reliability(rows) -> dict[str, dict]:
     return {"voiced": calibration(conf, ref > 0), "right": calibration(conf, cents <= 50)}
 
 
+def plot_reliability(report: dict, names, path: str) -> None:
+    """Reliability diagram: per condition, bin mean confidence against the share of frames voiced
+    (solid) and voiced with the pitch right (dashed); the diagonal is a calibrated confidence."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="0.7", lw=1)
+    for i, name in enumerate(names):
+        cal = report[name]["calibration"]
+        for event, style in (("voiced", "-"), ("right", "--")):
+            bins = cal[event]["bins"]
+            ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], style, marker="o", ms=3,
+                    color=f"C{i}", label=f"{name} {event} (ECE {cal[event]['ece']:.3f})")
+    ax.set(xlabel="confidence (bin mean)", ylabel="share of frames", xlim=(0, 1), ylim=(0, 1),
+           title=f"reliability: {report['model']}")
+    ax.legend(fontsize=6, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def pooled(rows, threshold: float) -> dict[str, float]:
     ref = np.concatenate([r for r, _, _ in rows])
     est = np.concatenate([e for _, e, _ in rows])
@@ -96,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="host blocks timed with --cpu-files (the first is the card's figure)")
     ap.add_argument("--cpu-runs", type=int, default=3, help="best of this many timings per file and block")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--reliability-png", help="write the reliability diagram of every condition here (matplotlib)")
     args = ap.parse_args(argv)
     try:
         names = conditions.check([c for c in args.conditions.split(",") if c])
@@ -131,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
+    if args.reliability_png:
+        plot_reliability(report, names, args.reliability_png)
     return 0
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 
 from rtmir.zoo import ZOO_DIR
@@ -35,3 +37,17 @@ def test_measure_scores_each_condition_and_times_each_block(tmp_path):
     assert report["clean"]["rpa"] > 0.5  # a working model on clean clips, not a constant
     assert [c["block"] for c in report["cpu_by_block"]] == [2048, 256] and report["cpu"]["block"] == 2048
     assert all(c["cpu_s_total"] > 0 for c in report["cpu_by_block"])
+
+
+def test_the_reliability_diagram_is_written(tmp_path):
+    pytest.importorskip("matplotlib")
+    from training.pitch.measure import plot_reliability, reliability
+
+    ref = np.array([0.0, 440.0, 440.0, 220.0] * 50)
+    est = np.array([300.0, 440.0, 470.0, 221.0] * 50)
+    conf = np.array([0.1, 0.9, 0.8, 0.6] * 50)
+    cal = reliability([(ref, est, conf)])
+    assert cal["voiced"]["ece"] == pytest.approx((0.1 * 50 + 0.1 * 50 + 0.2 * 50 + 0.4 * 50) / 200)
+    assert cal["right"]["bins"][-2]["accuracy"] == 0.0  # the 470 Hz frames (119 cents off) at 0.8
+    plot_reliability({"model": "m.onnx", "clean": {"calibration": cal}}, ["clean"], str(tmp_path / "r.png"))
+    assert (tmp_path / "r.png").stat().st_size > 1000
