@@ -136,14 +136,18 @@ def _breakdown_tables(record: dict) -> list[str]:
             rows = {n: r[cond][key] for n, r in results.items() if cond in r and r[cond].get(key, {}).get("offline")}
             if not rows:
                 continue
-            groups = list(next(iter(rows.values()))["offline"])
+            # the groups and their frame counts of the method that ran on the most clips
+            full = max(rows.values(), key=lambda r: sum(v[1] for v in r["offline"].values()))["offline"]
+            groups = list(full)
             lines += [f"## {cond}: raw pitch accuracy by {title} (offline / causal)", "",
-                      "| method | " + " | ".join(f"{g} ({next(iter(rows.values()))['offline'][g][1]} frames)"
-                                                for g in groups) + " |", "|---|" + "---:|" * len(groups)]
+                      "Methods run on fewer clips (see --limit) are scored on the frames of those clips.", "",
+                      "| method | " + " | ".join(f"{g} ({full[g][1]} frames)" for g in groups) + " |",
+                      "|---|" + "---:|" * len(groups)]
             for name, r in rows.items():
-                cau = r.get("causal") or {}
+                off, cau = r["offline"], r.get("causal") or {}
                 lines.append(f"| {name} | " + " | ".join(
-                    f"{_pct(r['offline'][g][0])} / {_pct(cau[g][0]) if g in cau else '—'}" for g in groups) + " |")
+                    f"{_pct(off[g][0]) if g in off else '—'} / {_pct(cau[g][0]) if g in cau else '—'}"
+                    for g in groups) + " |")
             lines.append("")
     rows = {n: r for n, r in results.items() if any("midi_labels" in r[c] for c in r)}
     if rows:
