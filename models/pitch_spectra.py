@@ -2,8 +2,8 @@
 
 Two full-rate windows (``short_window``, ``long_window``) and any number of **bands**: windows on
 copies of the input decimated by 4, 16, ... (a cascade of fixed anti-alias FIR stages). A band
-buys low-note resolution cheaply: 256 samples of a 1 kHz copy span 256 ms (bins every 3.9 Hz, B0
-and C1 two bins apart) for the cost of a 256-sample DFT, where the same window at 16 kHz would
+buys low-note resolution cheaply: 256 samples of a 1 kHz copy span 256 ms (bins every 3.9 Hz, a
+semitone at B0 is half a bin, where the 64 ms full-rate window had 15.6 Hz bins) for the cost of a 256-sample DFT, where the same window at 16 kHz would
 be a 4096-sample one. Every window ends at (or, after the FIR stages' group delay, before) the
 last sample of its hop and reaches into the past only, so the described instant, and with it
 the latency, is set by the short window alone::

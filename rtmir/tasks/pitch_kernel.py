@@ -3,8 +3,8 @@
 For each frame ``t`` of ``salience [n_bins, T]``: the peak among bins ``lo..hi`` (the search range;
 the first maximum wins), the salience-weighted mean in cents of the bins within ``radius`` of it
 (the window narrowed symmetrically at the ends of the grid, so it cannot pull inwards), and the
-frame's peak over all bins (what the in-range peak is compared with). A numpy version of the
-same arithmetic cost ~50 us per one-frame call in a live host; this one costs ~1 us.
+frame's peak over all bins (what the in-range peak is compared with). One call on one frame of
+440 bins costs ~2 us here (the processor's whole decode ~12 us; the numpy version it replaced ~52 us).
 """
 from __future__ import annotations
 

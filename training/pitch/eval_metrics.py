@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .metrics import note_positions
+from .metrics import note_positions, within_cents
 
 LABEL_FRAME_RATE = 100
 """Label frames per second (``training.synth.labels.FRAME_RATE``)."""
@@ -204,11 +204,7 @@ def pitch_right_frames(ref_f0: np.ndarray, track: Track, lookahead_s: float | No
     placed = place_on_labels(len(ref), track, lookahead_s, causal)
     if placed is None:
         return None
-    est = placed[0]
-    ok = (ref > 0) & (est > 0)
-    cents = np.full(len(ref), np.inf)
-    cents[ok] = np.abs(1200.0 * np.log2(est[ok] / ref[ok]))
-    return cents <= 50.0
+    return within_cents(ref, placed[0])
 
 
 def note_frame_bands(ref_f0: np.ndarray) -> np.ndarray:

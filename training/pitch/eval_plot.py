@@ -130,7 +130,7 @@ def _breakdown_tables(record: dict) -> list[str]:
     """Raw pitch accuracy by register and by family (offline / causal, per condition), and the
     scores on the MIDI-timed references where the set has them."""
     lines = []
-    results = {n: r for n, r in record["results"].items()}
+    results = record["results"]
     for key, title in (("by_register", "register (low < MIDI 43, high > MIDI 84)"), ("by_family", "family")):
         for cond in record["set"]["conditions"]:
             rows = {n: r[cond][key] for n, r in results.items() if cond in r and r[cond].get(key, {}).get("offline")}

@@ -218,27 +218,26 @@ def _breakdowns(method: Method, run: dict, clips: list[Clip], cond: str) -> dict
     (pooled over frames), and the mean scores on the MIDI-timed references where the clips have them."""
     out: dict = {"by_register": {}, "by_family": {}}
     for scoring in ("offline", "causal"):
+        if scoring == "causal" and method.lookahead_s is None:
+            continue  # no finite look-ahead: no causal score (as in score_track)
         reg_hits = reg_voiced = 0
         fam: dict[str, list[int]] = {}
         for clip in clips:
             ok = pitch_right_frames(clip.ref_f0, run["tracks"][(clip.index, cond)], method.lookahead_s,
                                     causal=scoring == "causal")
-            if ok is None:
-                break
             h, v = count_by_band(ok, register_bands(clip.ref_f0), len(REGISTERS))
             reg_hits, reg_voiced = reg_hits + h, reg_voiced + v
             f = fam.setdefault(clip.family, [0, 0])
             f[0], f[1] = f[0] + int(ok.sum()), f[1] + int((clip.ref_f0 > 0).sum())
-        else:
-            out["by_register"][scoring] = {name: (float(h / v) if v else None, int(v))
-                                           for (name, _, _), h, v in zip(REGISTERS, reg_hits, reg_voiced)}
-            out["by_family"][scoring] = {k: (h / v if v else None, v) for k, (h, v) in sorted(fam.items())}
+        out["by_register"][scoring] = {name: (float(h / v) if v else None, int(v))
+                                       for (name, _, _), h, v in zip(REGISTERS, reg_hits, reg_voiced)}
+        out["by_family"][scoring] = {k: (h / v if v else None, v) for k, (h, v) in sorted(fam.items())}
     if all(c.ref_f0_midi is not None for c in clips):
-        tracks = [run["tracks"][(c.index, cond)] for c in clips]
-        out["midi_labels"] = {
-            scoring: None if (per := [score_track(c.ref_f0_midi, t, method.lookahead_s, causal=scoring == "causal")
-                                      for c, t in zip(clips, tracks)])[0] is None else mean_scores(per)
-            for scoring in ("offline", "causal")}
+        out["midi_labels"] = {}
+        for scoring in ("offline", "causal"):
+            per = [score_track(c.ref_f0_midi, run["tracks"][(c.index, cond)], method.lookahead_s,
+                               causal=scoring == "causal") for c in clips]
+            out["midi_labels"][scoring] = None if per[0] is None else mean_scores(per)
     return out
 
 

@@ -28,7 +28,7 @@ from training.core import conditions
 from training.core.measure import stream_cpu
 
 from .data import SAMPLE_RATE, load_split
-from .metrics import calibration, on_label_grid, score_frames
+from .metrics import calibration, on_label_grid, score_frames, within_cents
 
 REPORTED_CONDITIONS = ("clean", "white10", "pink10", "reverb")
 
@@ -66,10 +66,7 @@ def reliability(rows) -> dict[str, dict]:
     ref = np.concatenate([r for r, _, _ in rows])
     est = np.concatenate([e for _, e, _ in rows])
     conf = np.concatenate([c for _, _, c in rows])
-    ok = (ref > 0) & (est > 0)
-    cents = np.full(len(ref), np.inf)
-    cents[ok] = np.abs(1200 * np.log2(est[ok] / ref[ok]))
-    return {"voiced": calibration(conf, ref > 0), "right": calibration(conf, cents <= 50)}
+    return {"voiced": calibration(conf, ref > 0), "right": calibration(conf, within_cents(ref, est))}
 
 
 def plot_reliability(report: dict, names, path: str) -> None:

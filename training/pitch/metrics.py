@@ -13,6 +13,16 @@ from __future__ import annotations
 import numpy as np
 
 
+def within_cents(ref_hz: np.ndarray, est_hz: np.ndarray, tolerance_cents: float = 50.0) -> np.ndarray:
+    """``[T]`` bool: the reference is voiced, the estimate has a pitch, and the two lie within
+    ``tolerance_cents`` (the frame verdict behind raw pitch accuracy)."""
+    ref_hz, est_hz = np.asarray(ref_hz, np.float64), np.asarray(est_hz, np.float64)
+    both = (ref_hz > 0) & (est_hz > 0)
+    cents = np.full(len(ref_hz), np.inf)
+    cents[both] = np.abs(1200.0 * np.log2(est_hz[both] / ref_hz[both]))
+    return cents <= tolerance_cents
+
+
 def score_frames(ref_hz: np.ndarray, est_hz: np.ndarray, est_voiced: np.ndarray, tolerance_cents: float = 50.0
                  ) -> dict[str, float]:
     """Score aligned frames (all ``[T]``; ``ref_hz`` 0 = unvoiced).

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from training.core.conditions import AugmentRanges  # noqa: E402
-from training.core.data import Clips  # noqa: E402
-from training.pitch.crops import PitchCrops  # noqa: E402
+from training.core.conditions import AugmentRanges
+from training.core.data import Clips
+from training.pitch.crops import PitchCrops
 
 pytestmark = pytest.mark.torch
 SR = 16000

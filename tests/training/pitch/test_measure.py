@@ -40,7 +40,6 @@ def test_measure_scores_each_condition_and_times_each_block(tmp_path):
 
 
 def test_the_reliability_diagram_is_written(tmp_path):
-    pytest.importorskip("matplotlib")
     from training.pitch.measure import plot_reliability, reliability
 
     ref = np.array([0.0, 440.0, 440.0, 220.0] * 50)
