@@ -88,9 +88,12 @@ def test_osc_latency_lands_in_the_declared_band(jack_server, record_property):
     record_property("capture_latency_ms", round(r["capture_latency_ms"], 3))
     assert r["capture_latency_ms"] == pytest.approx(period_ms, abs=0.01)
     assert slip["min"] >= -period_ms and all(round(x / period_ms, 6).is_integer() for x in (slip["min"], slip["max"]))
+    # What is left is the epoch's own error: it is one callback's wall-clock stamp, late by however
+    # long the scheduler kept that callback waiting (0.82 ms seen on a loaded CI machine). Half a
+    # period still fails on the error this guards against: an offset of a whole period.
     drift_ms = abs(r["jack_clock_ppm"]) * 1e-6 * 2000
     residual = r["timetag_residual_ms"]["mean"]
-    assert abs(residual) < 0.25 * period_ms + drift_ms, (tag, r["capture_latency_ms"], slip)
+    assert abs(residual) < 0.5 * period_ms + drift_ms, (r["timetag_residual_ms"], tag, r["capture_latency_ms"], slip)
     assert r["onset_to_first_voiced_ms"]["count"] == r["bursts"]
 
 
