@@ -62,3 +62,19 @@ def training_record(command: str, data: str, seed: int, config: Any, **extra: An
     plain = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
     return {"command": command, "data": data, "seed": seed, "git_commit": git_commit(),
             "config": json.loads(json.dumps(plain)), **extra}
+
+
+def dataset_record(root: str | Path) -> dict[str, Any]:
+    """What a ``training.synth`` folder is, from its ``manifest.json`` and first example: the
+    command that rendered it, examples, soundfonts and the label convention (``{"name": "midi"}``
+    for folders from before conventions were recorded). Empty when ``root`` has no manifest."""
+    root = Path(root)
+    try:
+        manifest = json.loads((root / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    first = next(iter(sorted(p for p in root.glob("[0-9]*/meta.json"))), None)
+    meta = json.loads(first.read_text()) if first is not None else {}
+    return {"command": " ".join(manifest.get("command", [])), "n": manifest.get("n"),
+            "soundfonts": [s.get("name") for s in manifest.get("soundfonts", [])],
+            "label_convention": meta.get("label_convention", {"name": "midi"})}

@@ -19,12 +19,6 @@ from pathlib import Path
 
 from .config import load_config
 
-DATA_RECIPE = ("python -m training.synth --kind mono --split train --n 2400 --seed 0 --no-augment "
-               "--out /work/data/pitch/train (FluidR3_GM + TimGM6mb, 10 s clips, 44.1 kHz -> 16 kHz soxr HQ; "
-               "augmentation on the fly: EQ, synthetic room, coloured noise 0-35 dB SNR, level); "
-               "val: python -m training.synth --kind mono --split val --n 150 --seed 7 --no-augment "
-               "--out /work/data/pitch/val-msg (MuseScore_General)")
-
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.pitch", description=__doc__.splitlines()[0])
@@ -48,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
             (Path(config.out_dir) / RESUME_FILE).unlink(missing_ok=True)
         command = "python -m training.pitch " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-        result = train(config, command=command, data_recipe=DATA_RECIPE)
+        result = train(config, command=command)  # the data recipe: the datasets' manifests
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from training.core import conditions
 from training.core.loop import LoopConfig, RunResult, fit
-from training.core.provenance import training_record
+from training.core.provenance import dataset_record, training_record
 
 from .config import TrainConfig
 from .data import load_split
@@ -29,7 +29,8 @@ def loop_config(config: TrainConfig) -> LoopConfig:
 
 def train(config: TrainConfig, command: str = "", data_recipe: str = "") -> RunResult:
     """Train (or resume an interrupted run in ``out_dir``); write ``best.safetensors`` and
-    ``history.jsonl`` under ``out_dir``.
+    ``history.jsonl`` under ``out_dir``. The record keeps both datasets' manifests (their render
+    commands, soundfonts, label convention); ``data_recipe`` overrides the recipe line.
 
     Raises:
         ValueError: an unknown validation condition (before any data is read), or ``out_dir``
@@ -43,6 +44,9 @@ def train(config: TrainConfig, command: str = "", data_recipe: str = "") -> RunR
     loop = loop_config(config)
     train_clips = load_split(config.train_dir, config.cache_dir)
     val = load_split(config.val_dir, config.cache_dir).head(config.val_clips)
-    record = training_record(command, data_recipe, config.seed, config,
+    datasets = {"train": dataset_record(config.train_dir), "val": dataset_record(config.val_dir)}
+    recipe = data_recipe or "; ".join(f"{k}: {d['command']}" for k, d in datasets.items() if d)
+    record = training_record(command, recipe, config.seed, config, datasets=datasets,
+                             label_convention=datasets["train"].get("label_convention", {"name": "midi"}),
                              train_clips=len(train_clips.audio), val_clips=len(val.audio))
     return fit(PitchTask(config, train_clips, val), loop, record)
