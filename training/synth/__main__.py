@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         UsageError: a bad option.
     """
     ap = _Parser(prog="python -m training.synth", description="Synthesize a dataset from MIDI with FluidSynth.")
-    ap.add_argument("--kind", required=True, help="mono (one monophonic instrument) or multi (a band)")
+    ap.add_argument("--kind", required=True, help="mono (one monophonic instrument), multi (a full band) or band (1-6 parts entering and leaving)")
     ap.add_argument("--split", required=True, help="train (FluidR3_GM, TimGM6mb) or val (MuseScore_General)")
     ap.add_argument("--n", type=int, required=True, help="number of examples")
     ap.add_argument("--out", type=Path, required=True, help="output folder (created; resumed if it exists)")
@@ -47,8 +47,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--soundfont", action="append", default=None,
                     help="override the split's soundfonts (name or path; repeatable)")
     args = ap.parse_args(argv)
-    if args.kind not in ("mono", "multi"):
-        raise UsageError(f"unknown --kind {args.kind!r}: use mono or multi")
+    if args.kind not in ("mono", "multi", "band"):
+        raise UsageError(f"unknown --kind {args.kind!r}: use mono, multi or band")
     if args.split not in SPLITS:
         raise UsageError(f"unknown --split {args.split!r}: use train or val")
     if args.labels not in ("midi", "aligned"):

@@ -24,7 +24,7 @@ COMP_PATTERNS: dict[str, tuple[float, ...]] = {
 """Comping rhythms: chord onsets in beats within a bar (clipped to the meter)."""
 
 
-def _timing(tempo_us: int, beats_per_bar: int, duration_s: float) -> Timing:
+def piece_timing(tempo_us: int, beats_per_bar: int, duration_s: float) -> Timing:
     """Timing of a piece of ``duration_s`` seconds."""
     return Timing(tick_s=tempo_us / (TICKS_PER_BEAT * 1e6), ticks_per_beat=TICKS_PER_BEAT,
                   beats_per_bar=beats_per_bar, length=ticks_for_seconds(duration_s, tempo_us))
@@ -45,10 +45,10 @@ def generate_mono(rng: np.random.Generator, duration_s: float,
     beats = int(choose(rng, (3, 4), (0.3, 0.7)))
     scales = tuple(SCALES)
     key = Key(int(rng.integers(0, 12)), choose(rng, scales, [0.3 if s == "chromatic" else 1 for s in scales]))
-    track = generate_melody(rng, inst, key, _timing(tempo_us, beats, duration_s))
+    track = generate_melody(rng, inst, key, piece_timing(tempo_us, beats, duration_s))
     meta = {"kind": "mono", "bpm": 60e6 / tempo_us, "beats_per_bar": beats,
             "key": {"tonic": key.tonic, "scale": key.scale}, "instrument": inst.name}
-    return Score(tempo_us, _timing(tempo_us, beats, duration_s).length, (track,), meta)
+    return Score(tempo_us, piece_timing(tempo_us, beats, duration_s).length, (track,), meta)
 
 
 def _bass_bar(rng, key: Key, chord: tuple[int, ...], next_root: int, timing: Timing, start: int,
@@ -114,7 +114,7 @@ def generate_comping(rng, inst: Instrument, chords: list[tuple[int, ...]], timin
                  pan=int(rng.integers(40, 89)))
 
 
-def _chords_for(key: Key, progression: tuple[int, ...], n_bars: int, sevenths: bool) -> list[tuple[int, ...]]:
+def chords_for(key: Key, progression: tuple[int, ...], n_bars: int, sevenths: bool) -> list[tuple[int, ...]]:
     """Pitch classes of the chord of each bar, cycling through the progression."""
     return [key.chord(progression[b % len(progression)], 4 if sevenths else 3) for b in range(n_bars)]
 
@@ -135,11 +135,11 @@ def generate_multi(rng: np.random.Generator, duration_s: float, melody: Instrume
     style = style_by_name(style_name) if style_name else draw_style(rng)
     bpm = float(np.clip(rng.uniform(*style.bpm), 30, 220))
     tempo_us = tempo_us_for_bpm(bpm)
-    timing = _timing(tempo_us, style.beats_per_bar, duration_s)
+    timing = piece_timing(tempo_us, style.beats_per_bar, duration_s)
     key = Key(int(rng.integers(0, 12)), choose(rng, HEPTATONIC))
     prog_name = choose(rng, tuple(PROGRESSIONS))
     n_bars = -(-timing.length // timing.bar)
-    chords = _chords_for(key, PROGRESSIONS[prog_name], n_bars, sevenths=style.name == "jazz")
+    chords = chords_for(key, PROGRESSIONS[prog_name], n_bars, sevenths=style.name == "jazz")
     comp_inst = comping or choose(rng, instruments_for("chords"))
     comp_pattern = "sustain" if comp_inst.continuous else choose(rng, tuple(COMP_PATTERNS)[1:])
     mel_inst = melody or choose(rng, [i for i in instruments_for("melody") if i.high >= 72])

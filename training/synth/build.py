@@ -7,7 +7,8 @@ Layout of ``OUT``::
     OUT/000000/mix.flac            [N, C] 24-bit FLAC, the sum of the stems
     OUT/000000/stems/<name>.flac   each stem ("melody", "bass", "chords", "pad", "drums", "noise")
     OUT/000000/labels.npz          f0_<stem> [frames] float32 Hz (0 = unvoiced), activity
-                                   [families, frames] uint8, notes_* arrays (see ``write_example``)
+                                   [families, frames] uint8 (MIDI-timed), tags [tags, frames]
+                                   uint8 (sounding, ``activity``), notes_* arrays (``write_example``)
     OUT/000000/meta.json           seed, soundfont, sample rate, score choices, augmentation, notes
     OUT/000000/score.mid           the MIDI of all tracks
 
@@ -28,8 +29,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from . import activity
 from .aligned import CONVENTION, aligned_f0, clip_ref_db, note_spans, render_groups
 from .arrange import generate_mono, generate_multi
+from .band import generate_band
 from .augment import NO_AUGMENTATION, AugmentConfig, apply_augmentation, draw_augmentation
 from .gm import FAMILIES
 from .labels import FRAME_RATE, Labels, make_labels
@@ -51,7 +54,8 @@ class BuildConfig:
     """What a dataset is made of (all but ``n`` and ``workers`` must match on resume).
 
     Attributes:
-        kind: "mono" (one monophonic instrument) or "multi" (drums, bass, chords, melody).
+        kind: "mono" (one monophonic instrument), "multi" (drums, bass, chords, melody) or
+            "band" (1-6 parts entering, leaving and doubling at their own levels: ``band``).
         split: "train" (FluidR3_GM, TimGM6mb) or "val" (MuseScore_General).
         seed: base seed; example i uses SeedSequence([seed, i]).
         duration_s: length of each example, seconds (a multiple of 10 ms).
@@ -93,7 +97,9 @@ def generate_score(kind: str, rng: np.random.Generator, duration_s: float) -> Sc
         return generate_mono(rng, duration_s)
     if kind == "multi":
         return generate_multi(rng, duration_s)
-    raise ValueError(f"unknown kind {kind!r}: use mono or multi")
+    if kind == "band":
+        return generate_band(rng, duration_s)
+    raise ValueError(f"unknown kind {kind!r}: use mono, multi or band")
 
 
 def _normalize(stems: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], float]:
@@ -123,7 +129,11 @@ def synthesize(cfg: BuildConfig, index: int, fonts: list[SoundfontInfo], rendere
     score = generate_score(cfg.kind, rng, cfg.duration_s)
     n_samples = int(round(cfg.duration_s * cfg.sample_rate))
     stems = render_stems(score, Path(font.path), renderer, font.offset_samples, n_samples)
+    for name, db in score.meta.get("levels_db", {}).items():  # band parts sit at their own levels
+        stems[name] = (stems[name] * np.float32(10 ** (db / 20))).astype(np.float32)
     labels = make_labels(score, cfg.duration_s)
+    labels = replace(labels, tags=activity.tag_activity(score, stems, cfg.sample_rate, labels.n_frames,
+                                                        clip_ref_db(stems, cfg.sample_rate, labels.n_frames)))
     if cfg.labels == "aligned":  # from the raw renders: one gain for stems and groups alike
         labels = _aligned(score, stems, font, renderer, n_samples, cfg.sample_rate, labels)
     stems, norm_gain = _normalize(stems)
@@ -138,7 +148,8 @@ def synthesize(cfg: BuildConfig, index: int, fonts: list[SoundfontInfo], rendere
             "stems": list(stems), "f0_stems": list(labels.f0), "score": score.meta,
             "bpm": score.bpm, "gain": {"normalize": norm_gain, "safety": safety_gain},
             "augmentation": params, "notes": labels.notes,
-            "label_convention": CONVENTION if cfg.labels == "aligned" else {"name": "midi"}}
+            "label_convention": CONVENTION if cfg.labels == "aligned" else {"name": "midi"},
+            "tags": list(activity.TAGS), "tags_convention": activity.CONVENTION}
     return score, stems, sr, labels, meta
 
 
@@ -177,7 +188,7 @@ def write_example(folder: Path, score: Score, stems: dict[str, np.ndarray], sr: 
     stem_names = [t.name for t in score.tracks]
     notes = labels.notes
     np.savez_compressed(
-        folder / "labels.npz", activity=labels.activity,
+        folder / "labels.npz", activity=labels.activity, tags=labels.tags,
         **{f"f0_{name}": f0 for name, f0 in labels.f0.items()},
         notes_onset_s=np.array([n["onset_s"] for n in notes], np.float64),
         notes_offset_s=np.array([n["offset_s"] for n in notes], np.float64),

@@ -32,12 +32,15 @@ class Labels:
         activity: ``[len(FAMILIES), n_frames]`` uint8, rows in ``FAMILIES`` order.
         notes: one dict per note (``onset_s``, ``offset_s``, ``pitch``, ``velocity``,
             ``program``, ``stem``, ``family``, ``drum``), sorted by onset.
+        tags: ``[len(activity.TAGS), n_frames]`` uint8, which tagging families are sounding,
+            measured on the renders (``activity.tag_activity``); None until measured.
     """
 
     n_frames: int
     f0: dict[str, np.ndarray]
     activity: np.ndarray
     notes: list[dict]
+    tags: np.ndarray | None = None
 
 
 def frame_ticks(score: Score, n_frames: int) -> np.ndarray:
