@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                       sample_rate=args.sample_rate, augment=not args.no_augment, soundfonts=fonts_wanted,
                       labels=args.labels)
     try:
-        fonts = open_manifest(args.out, cfg, args.n)
+        fonts = open_manifest(args.out, cfg, args.n, argv)
     except (SoundfontError, ManifestMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

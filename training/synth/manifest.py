@@ -62,8 +62,9 @@ def _normalized(record: dict) -> dict:
     return json.loads(json.dumps(record))
 
 
-def open_manifest(out: Path, cfg: BuildConfig, n: int) -> list[SoundfontInfo]:
-    """Create ``OUT/manifest.json``, or check an existing one against ``cfg``.
+def open_manifest(out: Path, cfg: BuildConfig, n: int, argv: list[str] | None = None) -> list[SoundfontInfo]:
+    """Create ``OUT/manifest.json``, or check an existing one against ``cfg``. ``argv``: the
+    command's arguments to record (default ``sys.argv[1:]``; an in-process call passes its own).
 
     Returns:
         The soundfonts to render with (offsets from the existing manifest when resuming).
@@ -93,7 +94,7 @@ def open_manifest(out: Path, cfg: BuildConfig, n: int) -> list[SoundfontInfo]:
         "soundfonts": [{"name": f.name, "path": f.path, "size_bytes": Path(f.path).stat().st_size,
                         "offset_samples": f.offset_samples} for f in fonts],
         "frame_rate": FRAME_RATE, "families": list(FAMILIES), "versions": versions(),
-        "command": [Path(sys.executable).name, "-m", "training.synth", *sys.argv[1:]],
+        "command": [Path(sys.executable).name, "-m", "training.synth", *(sys.argv[1:] if argv is None else argv)],
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     path.write_text(json.dumps(manifest, indent=1))

@@ -1,0 +1,89 @@
+"""Tagging on the training core: metrics equal their definitions, targets sit at the described
+instant, and a few-step run on a tiny rendered band set lowers the loss and exports a streaming
+model whose card names the tags."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.tags.crops import targets_at
+from training.tags.metrics import average_precision, macro, per_family, roc_auc, segments
+
+
+def test_roc_auc_and_average_precision_match_their_definitions():
+    rng = np.random.default_rng(0)
+    y = rng.random(400) < 0.3
+    s = np.round(rng.random(400) + 0.4 * y, 1)  # ties on purpose
+    pos, neg = s[y], s[~y]
+    pairs = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
+    assert roc_auc(y, s) == pytest.approx(pairs, abs=1e-12)
+    ap = 0.0  # sum over distinct thresholds of precision x the recall gained there
+    for th in np.unique(s)[::-1]:
+        sel = s >= th
+        ap += (y & sel).sum() / sel.sum() * (y & (s == th)).sum() / y.sum()
+    assert average_precision(y, s) == pytest.approx(ap, abs=1e-12)
+    assert roc_auc(y, y.astype(float)) == 1.0 and average_precision(y, y.astype(float)) == 1.0
+    assert np.isnan(roc_auc(np.ones(5), np.arange(5))) and np.isnan(average_precision(np.zeros(5), np.arange(5)))
+    figs = per_family(np.stack([y, np.zeros(400)]), np.stack([s, s]), ("a", "b"))
+    assert macro(figs, "auc") == figs["a"]["auc"]  # a family without positives is left out
+
+
+def test_targets_are_the_labels_at_each_output_instant():
+    labels = np.zeros((2, 100), np.float32)
+    labels[0, 40:60] = 1
+    labels[1, 90:] = 1
+    # hop 320 (20 ms), latency 512: frame k ends at (k + 1) * 320 and describes 32 ms before
+    y = targets_at(labels, 0, 50, 320, 512)
+    instants = (320 * np.arange(1, 51) - 512) / 16000
+    expect0 = np.array([1.0 if 0.395 <= t < 0.595 else 0.0 for t in instants])
+    np.testing.assert_array_equal(y[0], expect0)
+    assert y[1, -1] == 1 and y[:, 0].sum() == 0  # frame 0 describes an instant before the clip
+    shifted = targets_at(labels, 1600, 10, 320, 512)  # a crop 0.1 s in
+    np.testing.assert_array_equal(shifted, y[:, 5:15])
+    assert segments(np.array([[0, 1, 0, 0, 0, 0, 1]]), 3, "max").tolist() == [[1, 0]]
+
+
+@pytest.fixture(scope="module")
+def band_set(tmp_path_factory):
+    from training.synth.__main__ import main as synth_main
+
+    out = tmp_path_factory.mktemp("tags-smoke") / "band"
+    rc = synth_main(["--kind", "band", "--split", "train", "--n", "6", "--duration", "3", "--seed", "5",
+                     "--out", str(out), "--workers", "1", "--no-augment", "--soundfont", "TimGM6mb"])
+    assert rc == 0
+    return out
+
+
+@pytest.mark.torch
+@pytest.mark.fluidsynth
+def test_a_few_steps_lower_the_loss_and_the_best_checkpoint_exports_streaming(band_set, tmp_path):
+    import dataclasses
+
+    from export.api import CardFields, export_model
+    from export.checkpoint import load_checkpoint, training_info
+    from models.frontend import LogMelConfig
+    from rtmir.session import StreamingSession
+    from training.synth.activity import TAGS
+    from training.tags.config import DEFAULT_MODEL, TagsConfig
+    from training.tags.train import train
+
+    model = dataclasses.replace(DEFAULT_MODEL, width=16, num_layers=1,
+                                mel=LogMelConfig(sample_rate=16000, n_fft=512, hop_size=320, n_mels=16, method="conv"))
+    config = TagsConfig(model=model, train_dir=str(band_set), val_dir=str(band_set), cache_dir=str(tmp_path / "cache"),
+                        out_dir=str(tmp_path / "run"), crop_s=1.0, batch_size=4, lr=1e-2, warmup_steps=1, max_steps=25,
+                        max_minutes=5.0, val_every_minutes=100.0, val_clips=3, loader_workers=0, threads=1)
+    result = train(config, command="pytest smoke")
+    assert result.steps == 25 and np.mean(result.losses[-5:]) < 0.8 * np.mean(result.losses[:5])
+    entry = result.history[-1]
+    assert 0.0 <= entry["auc"] <= 1.0 and np.isfinite(entry["ap"])
+    info = training_info(result.best_path)
+    assert info["label_convention"]["name"] == "sounding-v1" and "--kind band" in info["datasets"]["train"]["command"]
+    trained = load_checkpoint(result.best_path)
+    card = export_model(trained, CardFields(name="tags-test", task="tags", version="0.0.1"), tmp_path / "t.onnx")
+    assert card.outputs[0].labels == list(TAGS) and card.hop == 320 and card.latency_samples == 256
+    session = StreamingSession(tmp_path / "t.onnx")
+    x = np.random.default_rng(1).standard_normal((1, 3200)).astype(np.float32) * 0.1
+    whole = session.process(x)["logits"].copy()
+    session.reset()
+    parts = np.concatenate([session.process(x[:, i:i + 640])["logits"].copy() for i in range(0, 3200, 640)], axis=-1)
+    np.testing.assert_allclose(parts, whole, atol=1e-4)
