@@ -12,6 +12,7 @@ class UnknownTaskError(ValueError):
 TASKS = {
     "pitch": "neural pitch (pitch-tcn, streaming TCN, 5 ms hop, 10 ms latency); events f0_hz/voiced/confidence",
     "yin": "YIN pitch (DSP baseline, numba); events f0_hz/voiced/confidence",
+    "tags": "instrument families sounding (streaming LSTM tagger, --model until one ships); events tags",
     "model": "any exported model given with --model, raw outputs as events",
     "delay": "DSP delay line, 100 samples (audio only; callback-safe: may be placed inline)",
     "tone": "sine tone generator, 440 Hz at -12 dBFS (no input; may be placed ahead or inline)",
@@ -32,6 +33,8 @@ def build_processor(task: str, model: str | None = None) -> Processor:
         return YinProcessor()
     if task == "pitch":
         return _pitch_processor(model)
+    if task == "tags":
+        return _tags_processor(model)
     if task == "delay":
         from .delay import DelayProcessor
 
@@ -71,6 +74,28 @@ def _pitch_processor(model: str | None) -> Processor:
             raise UnknownTaskError(f"no pitch model shipped ({PITCH_MODEL}.onnx missing from rtmir/zoo); use --task yin")
         model = PITCH_MODEL
     return PitchProcessor(StreamingSession(resolve_model(model)))
+
+
+TAGS_MODEL = "tags-lstm"
+"""Zoo name of the model ``--task tags`` streams when no ``--model`` is given."""
+
+
+def _tags_processor(model: str | None) -> Processor:
+    """``TagsProcessor`` over ``model`` (default: the shipped tags-lstm).
+
+    Raises:
+        UnknownTaskError: no model given and none shipped.
+    """
+    from ..session import StreamingSession
+    from ..zoo import resolve_model, zoo_models
+    from .tags import TagsProcessor
+
+    if not model:
+        if TAGS_MODEL not in {p.stem for p in zoo_models()}:
+            raise UnknownTaskError(f"no tagging model shipped yet ({TAGS_MODEL}.onnx missing from rtmir/zoo); "
+                                   f"give one with --task tags --model PATH")
+        model = TAGS_MODEL
+    return TagsProcessor(StreamingSession(resolve_model(model)))
 
 
 def make_node(spec: NodeSpec) -> Processor:

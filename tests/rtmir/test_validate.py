@@ -73,7 +73,9 @@ def test_the_command_line_lists_every_check_in_table_order():
 def test_all_is_every_buildable_task_and_every_zoo_model():
     subjects, notes = all_subjects()
     assert [s.name for s in subjects] == ["pitch", "yin", "model:pitch-tcn", "delay", "tone"]
-    assert notes == []
+    # a task whose model is not shipped yet is named, with the reason, never silently left out
+    assert notes == ["tags: not validated: no tagging model shipped yet (tags-lstm.onnx missing from rtmir/zoo); "
+                     "give one with --task tags --model PATH"]
 
 
 # -- processors broken on purpose -----------------------------------------------------------------
