@@ -87,3 +87,57 @@ def test_a_few_steps_lower_the_loss_and_the_best_checkpoint_exports_streaming(ba
     session.reset()
     parts = np.concatenate([session.process(x[:, i:i + 640])["logits"].copy() for i in range(0, 3200, 640)], axis=-1)
     np.testing.assert_allclose(parts, whole, atol=1e-4)
+
+
+def test_entries_exits_reaction_and_solo_false_alarms():
+    from training.tags.eval_metrics import on_grid, reaction_times, solo_false_alarms, summary, transitions
+
+    act = np.zeros(600)
+    act[100:300] = 1
+    act[310:400] = 1  # a 0.1 s rest inside the part: not an exit and entry
+    act[500:520] = 1  # too short to be an entry
+    assert transitions(act) == ([100], [400])
+    labels = np.stack([act, np.r_[np.zeros(300), np.ones(300)]])
+    probs = np.zeros((2, 600))
+    probs[0, 112:405] = 0.9  # 120 ms late in, 50 ms late out
+    probs[1, 350:] = 0.8  # 0.5 s late; the second family is alone from 400 to 500
+    probs[0, 450:460] = 0.7  # a false alarm while family 1 plays solo
+    r = reaction_times(labels, probs)
+    assert r["reaction"] == [0.12, 0.5] and r["release"] == [0.05]
+    alarms, minutes = solo_false_alarms(labels, probs)
+    solo_frames = 200 + 10 + 100 + 80  # 100-300 and 300-310, 400-500, 520-600: exactly one family sounds
+    # one alarm (450); family 0 still above 0.5 in 300-310 and 400-405 is its release, not an alarm
+    assert alarms == 1 and minutes == pytest.approx(solo_frames / 100 / 60)
+    s = summary([0.1, 0.2, float("nan"), 0.3])
+    assert s["median_s"] == 0.2 and s["missed"] == 0.25
+    grid = on_grid(np.array([0.005, 0.025]), np.array([[1.0, 2.0]]), 4)
+    assert grid.tolist() == [[0.0, 1.0, 1.0, 2.0]]
+
+
+@pytest.mark.torch
+@pytest.mark.fluidsynth
+def test_the_evaluation_scores_a_streamed_candidate_and_the_baseline(band_set, tmp_path):
+    import torch
+
+    from export.api import CardFields, export_model
+    from models.frontend import LogMelConfig
+    from models.nets import FrameModel, FrameModelConfig
+    from training.synth.activity import TAGS
+    from training.tags.data import load_split
+    from training.tags.evaluate import baseline, candidate, evaluate, markdown
+
+    torch.manual_seed(0)
+    model = FrameModel(FrameModelConfig(mel=LogMelConfig(n_fft=512, hop_size=320, n_mels=16, method="conv"),
+                                        body="lstm", width=8, num_layers=1, n_outputs=len(TAGS), labels=TAGS))
+    export_model(model, CardFields(name="t", task="tags", version="0.0.1"), tmp_path / "t.onnx")
+    clips = load_split(band_set, tmp_path / "cache")
+    methods = {"cand": candidate(str(tmp_path / "t.onnx")), "baseline": baseline(str(band_set), 6, str(tmp_path / "cache"))}
+    times, probs = methods["cand"](clips.audio[0])
+    assert probs.shape == (13, len(times)) and np.all(np.diff(times) > 0) and times[0] == pytest.approx(0.02)
+    res = evaluate(methods, clips, ["clean"], seed=0)
+    for name in methods:
+        f = res[name]["clean"]
+        assert 0 <= f["auc"] <= 1 and 0 <= f["ap"] <= 1 and res[name]["cpu_s_per_s"] > 0
+        assert f["reaction"]["count"] >= 1 and f["solo_minutes"] >= 0
+    assert res["baseline"]["clean"]["auc"] > 0.75  # fit and scored on the same six pieces: it must have learnt them
+    assert "| cand |" in markdown(res, ["clean"], "## t")
