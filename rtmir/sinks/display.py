@@ -2,8 +2,8 @@
 
 ``send``/``status`` (engine thread) only keep references to the latest values — a few
 attribute stores per push. A rich ``Live`` view, refreshed a few times a second by rich's own
-thread, reads them and draws: per task the latest pitch (note name, Hz, confidence bar) or the
-top tags, and the stream's status (xruns, missed hops, worker load, latency). One row per graph
+thread, reads them and draws: per task the latest pitch (note name, Hz, confidence bar) or a
+bar per instrument family, and the stream's status (xruns, missed hops, worker load, latency). One row per graph
 node, drawn by the node's declared result kind (``bind_graph``), never guessed from fields.
 """
 from __future__ import annotations
@@ -22,6 +22,15 @@ def note_name(f0_hz: float) -> str:
     midi = 69 + 12 * math.log2(f0_hz / 440.0)
     nearest = round(midi)
     return f"{NOTE_NAMES[nearest % 12]}{nearest // 12 - 1} {100 * (midi - nearest):+.0f}¢"
+
+
+def bar(p: float, cells: int = 10) -> str:
+    """``0.72`` → ``"███████▏   0.72"``: a bar of ``cells`` characters (eighths) and the value."""
+    p = min(max(float(p), 0.0), 1.0)
+    eighths = int(round(p * cells * 8))
+    full, part = divmod(eighths, 8)
+    text = "█" * full + ("" if part == 0 else " ▏▎▍▌▋▊▉"[part])
+    return f"{text:<{cells}} {p:.2f}"
 
 
 class DisplaySink:
@@ -67,13 +76,11 @@ class DisplaySink:
         """(value, confidence) cells of one event drawn as ``kind``."""
         v = e.values
         if kind == "pitch":
-            conf = v.get("confidence", 0.0)
-            bar = "█" * int(10 * conf)
             value = f"{note_name(v['f0_hz']):<9} {v['f0_hz']:7.1f} Hz" if v.get("voiced") else "unvoiced"
-            return value, f"{bar:<10} {conf:.2f}"
-        if kind == "tags":
-            top = sorted(v["tags"].items(), key=lambda kv: -kv[1])[:3]
-            return ", ".join(f"{k} {p:.2f}" for k, p in top), ""
+            return value, bar(v.get("confidence", 0.0))
+        if kind == "tags":  # a bar per family, in the model's order
+            width = max((len(k) for k in v["tags"]), default=0)
+            return "\n".join(f"{k:<{width}} {bar(p)}" for k, p in v["tags"].items()), ""
         if kind == "levels":
             return ", ".join(f"{k} {val:.0f} dB" for k, val in v["levels_dbfs"].items()), ""
         return ", ".join(f"{k}={val}" for k, val in list(v.items())[:3]), ""
