@@ -25,8 +25,10 @@ def note_name(f0_hz: float) -> str:
 
 
 def bar(p: float, cells: int = 10) -> str:
-    """``0.72`` → ``"███████▏   0.72"``: a bar of ``cells`` characters (eighths) and the value."""
-    p = min(max(float(p), 0.0), 1.0)
+    """``0.72`` → ``"███████▏   0.72"``: a bar of ``cells`` characters (eighths) and the value
+    (clamped to 0..1; NaN as 0)."""
+    p = float(p)
+    p = min(max(p, 0.0), 1.0) if p == p else 0.0  # NaN draws as empty
     eighths = int(round(p * cells * 8))
     full, part = divmod(eighths, 8)
     text = "█" * full + ("" if part == 0 else " ▏▎▍▌▋▊▉"[part])

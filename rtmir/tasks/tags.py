@@ -40,8 +40,9 @@ class TagSmoother:
 
     ``y[k] = y[k-1] + a * (p[k] - y[k-1])`` with ``a`` from ``attack_ms`` where ``p[k] > y[k-1]``
     and from ``release_ms`` elsewhere: after a step from 0 to 1, the n-th frame (the step's own
-    frame is the first) is the first at or above 0.5, with n = ceil(attack_ms * ln 2 / hop) (a fall
-    likewise with ``release_ms``). State: ``y`` (``[n_tags]``), 0 after ``reset``.
+    frame is the first) is the first at or above 0.5, with n = max(1, ceil(attack_ms * ln 2 / hop))
+    (a fall likewise with ``release_ms``). State: ``y`` (``[n_tags]``), 0 after ``reset``. Works
+    in buffers sized by ``reserve`` (``__call__`` allocates only when given more frames).
 
     Args:
         n_tags: families. hop_s: seconds per frame.
@@ -51,7 +52,14 @@ class TagSmoother:
                  release_ms: float = DEFAULT_RELEASE_MS) -> None:
         self.hop_s = hop_s
         self.y = np.zeros(n_tags)
+        self._d, self._coef, self._up_mask = np.zeros(n_tags), np.zeros(n_tags), np.zeros(n_tags, bool)
+        self._out = np.zeros((n_tags, 0))
         self.set_times(attack_ms, release_ms)
+
+    def reserve(self, frames: int) -> None:
+        """Size the output buffer for calls of up to ``frames`` frames."""
+        if self._out.shape[1] < frames:
+            self._out = np.zeros((len(self.y), frames))
 
     def set_times(self, attack_ms: float, release_ms: float) -> None:
         """New time constants (ms), used from the next frame."""
@@ -62,12 +70,18 @@ class TagSmoother:
         self.y[:] = 0.0
 
     def __call__(self, probs: np.ndarray) -> np.ndarray:
-        """``probs [n_tags, T]`` -> smoothed ``[n_tags, T]`` (a new array), state carried."""
-        out = np.empty(probs.shape)
-        y, up, down = self.y, self._up, self._down
-        for k in range(probs.shape[1]):
-            p = probs[:, k]
-            y += np.where(p > y, up, down) * (p - y)
+        """``probs [n_tags, T]`` -> smoothed ``[n_tags, T]``, state carried: a view of the
+        smoother's buffer, valid until the next call."""
+        frames = probs.shape[1]
+        self.reserve(frames)
+        out, y, d, coef, rising = self._out[:, :frames], self.y, self._d, self._coef, self._up_mask
+        for k in range(frames):
+            np.subtract(probs[:, k], y, out=d)
+            np.greater(d, 0.0, out=rising)
+            coef.fill(self._down)
+            np.copyto(coef, self._up, where=rising)
+            np.multiply(coef, d, out=d)
+            y += d
             out[:, k] = y
         return out
 
@@ -99,6 +113,7 @@ class TagsProcessor(Processor):
         self.latency_samples = card.latency_samples
         self._primer = np.zeros((card.channels, PRIME_HOPS * card.hop), np.float32)
         self.smoother = TagSmoother(len(self.labels), card.hop / card.sample_rate)
+        self._probs = np.zeros((len(self.labels), PRIME_HOPS))
         self.param_specs = (Param("attack_ms", DEFAULT_ATTACK_MS, 0.0, MAX_SMOOTHING_MS, "ms"),
                             Param("release_ms", DEFAULT_RELEASE_MS, 0.0, MAX_SMOOTHING_MS, "ms"))
         self.reset()
@@ -110,6 +125,9 @@ class TagsProcessor(Processor):
 
         prepare_session(self.session, spec.max_block)
         self.session.prepare(PRIME_HOPS)
+        frames = max(PRIME_HOPS, -(-spec.max_block // self.hop_size))
+        self.smoother.reserve(frames)
+        self._probs = np.zeros((len(self.labels), frames))
         self.reset()
         self.session.process(np.zeros((self.channels, self.hop_size), np.float32))  # first-run allocations here
         self.reset()
@@ -121,8 +139,19 @@ class TagsProcessor(Processor):
         self.smoother.reset()
 
     def decode(self, logits: np.ndarray) -> np.ndarray:
-        """``logits [n_tags, T]`` -> smoothed probabilities ``[n_tags, T]`` (state carried)."""
-        return self.smoother(1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64))))
+        """``logits [n_tags, T]`` -> smoothed probabilities ``[n_tags, T]`` (state carried; a view,
+        valid until the next call). A non-finite logit counts as 0 (probability 0.5) for that
+        frame, so it never sticks in the smoothing state."""
+        frames = logits.shape[1]
+        if self._probs.shape[1] < frames:
+            self._probs = np.zeros((len(self.labels), frames))
+        p = self._probs[:, :frames]
+        np.negative(logits, out=p)
+        np.nan_to_num(p, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        np.exp(p, out=p)
+        p += 1.0
+        np.reciprocal(p, out=p)
+        return self.smoother(p)
 
     def process(self, block: np.ndarray, t0: int, out: np.ndarray | None = None) -> list[Event]:
         probs = self.decode(self.session.process(block)["logits"][0])

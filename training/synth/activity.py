@@ -3,7 +3,8 @@
 The tagging labels (``tags`` in ``labels.npz``, rows in ``TAGS`` order). MIDI note-on/off says
 when keys went down and up; what a listener hears is each part's sound, release included. Every
 part (track) is rendered alone as its stem, so a family is sounding at frame k while one of its
-stems is audible there:
+stems — the dry render, before any augmentation: a room's tail after a part stops is not the part
+playing — is audible there:
 
 - the stem's RMS level over ``WINDOW_S`` centred on frame k is within ``STEM_DB`` of that stem's
   own loudest frame — a quiet pad under loud drums counts as long as it is playing, its release

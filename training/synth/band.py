@@ -40,7 +40,8 @@ LEVELS_DB: dict[str, tuple[float, float]] = {
 
 
 def bar_mask(rng: np.random.Generator, n_bars: int) -> np.ndarray:
-    """``[n_bars]`` bool: the bars a part plays (throughout, one entry and exit, or sections)."""
+    """``[n_bars]`` bool, never all False: the bars a part plays (throughout, one entry and exit,
+    or sections)."""
     how = choose(rng, ("throughout", "span", "sections"), (0.4, 0.35, 0.25))
     mask = np.zeros(n_bars, bool)
     if how == "throughout" or n_bars < 2:
@@ -72,9 +73,7 @@ def keep_bars(track: Track, mask: np.ndarray, timing: Timing) -> Track:
             offset = min(n.offset, (end_bar + 1) * timing.bar, timing.length)
             if offset > n.onset:
                 notes.append(Note(n.onset, offset, n.pitch, n.velocity))
-    keep = {n.onset for n in notes}
-    bends = tuple(b for b in track.bends if any(abs(b.tick - t) < timing.bar for t in keep)) if track.bends else ()
-    return replace(track, notes=tuple(notes), bends=bends)
+    return replace(track, notes=tuple(notes))  # bends kept whole: a bend sounds only under a note
 
 
 def doubling(rng: np.random.Generator, melody: Track, inst: Instrument, key: Key) -> Track:
@@ -95,6 +94,22 @@ def doubling(rng: np.random.Generator, melody: Track, inst: Instrument, key: Key
             notes.append(Note(n.onset, n.offset, pitch, int(np.clip(n.velocity - 8, 30, 127))))
     return Track(name="double", program=inst.program, channel=4, notes=tuple(notes), monophonic=True,
                  pan=int(rng.integers(30, 99)))
+
+
+def part_masks(rng: np.random.Generator, tracks: dict[str, Track], n_bars: int, timing: Timing) -> dict[str, np.ndarray]:
+    """A ``bar_mask`` per part that keeps at least one of its notes (a bar where one starts); a
+    doubling plays only where its melody does."""
+    masks = {}
+    for name, track in tracks.items():
+        starts = np.zeros(n_bars, bool)
+        starts[[min(n.onset // timing.bar, n_bars - 1) for n in track.notes]] = bool(track.notes)
+        mask = bar_mask(rng, n_bars)
+        if starts.any() and not (mask & starts).any():
+            mask[int(rng.choice(np.flatnonzero(starts)))] = True
+        masks[name] = mask
+    if "double" in masks:
+        masks["double"] &= masks["melody"]
+    return masks
 
 
 def generate_band(rng: np.random.Generator, duration_s: float, n_parts: int | None = None) -> Score:
@@ -137,11 +152,9 @@ def generate_band(rng: np.random.Generator, duration_s: float, n_parts: int | No
         other_family = [i for i in others if i.family != mel_inst.family]
         inst = choose(rng, other_family if other_family and rng.random() < 0.8 else others)
         tracks["double"] = doubling(rng, tracks["melody"], inst, key)
-    masks = {name: bar_mask(rng, n_bars) for name in tracks}
-    if "double" in masks:  # a doubling plays only where its melody does
-        masks["double"] &= masks["melody"]
+    masks = part_masks(rng, tracks, n_bars, timing)
     ordered = [keep_bars(tracks[name], masks[name], timing) for name in PARTS if name in tracks]
-    ordered = [t for t in ordered if t.notes]
+    ordered = [t for t in ordered if t.notes]  # a doubling whose notes all fall out of its range or its bars
     levels = {t.name: round(float(rng.uniform(*LEVELS_DB[t.name])), 2) for t in ordered}
     meta = {"kind": "band", "bpm": 60e6 / tempo_us, "beats_per_bar": style.beats_per_bar,
             "key": {"tonic": key.tonic, "scale": key.scale}, "style": style.name, "levels_db": levels,

@@ -30,9 +30,9 @@ def targets_at(labels: np.ndarray, start_sample: int, frames: int, hop: int, lat
 
 
 class TagCrops(Dataset):
-    """Random crops of ``clips``: ``(audio [1, n] float32, targets [n_tags, n // hop] float32)``.
-
-    Crops start on the label grid. Randomness comes from torch's generator (``torch.manual_seed``;
+    """Random crops of ``clips``: ``(audio [1, n] float32, targets [n_tags, n // hop] float32)``;
+    targets of frames that describe an instant before the crop's first sample are NaN (the loss
+    leaves them out). Crops start on the label grid. Randomness comes from torch's generator (``torch.manual_seed``;
     DataLoader workers get their own streams), so runs are repeatable.
 
     Args:
@@ -60,5 +60,8 @@ class TagCrops(Dataset):
         if self.ranges is not None:
             rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
             x = augment_crop(x, audio[max(0, start - REVERB_PAST_SAMPLES):start], rng, self.ranges, SAMPLE_RATE)
-        y = targets_at(labels, start, self.crop_samples // self.hop, self.hop, self.latency_samples)
+        frames = self.crop_samples // self.hop
+        y = targets_at(labels, start, frames, self.hop, self.latency_samples)
+        # a frame describing an instant before the crop is about audio the model never heard: NaN, not scored
+        y[:, self.hop * np.arange(1, frames + 1) < self.latency_samples] = np.nan
         return torch.from_numpy(np.ascontiguousarray(x, np.float32))[None], torch.from_numpy(y)

@@ -27,7 +27,7 @@ def on_grid(times_s: np.ndarray, values: np.ndarray, n_frames: int) -> np.ndarra
     """Estimates ``values [n_tags, T]`` at ``times_s [T]`` (ascending) -> ``[n_tags, n_frames]`` on
     the label grid: frame k takes the latest estimate at or before k / RATE (causal; 0 before the
     first)."""
-    k = np.searchsorted(np.asarray(times_s) + 1e-9, np.arange(n_frames) / RATE, side="right") - 1
+    k = np.searchsorted(np.asarray(times_s) - 1e-9, np.arange(n_frames) / RATE, side="right") - 1
     out = np.zeros((values.shape[0], n_frames))
     ok = k >= 0
     out[:, ok] = values[:, k[ok]]
@@ -41,27 +41,32 @@ def _runs(x: np.ndarray) -> list[tuple[int, int]]:
 
 
 def transitions(active: np.ndarray) -> tuple[list[int], list[int]]:
-    """Entry and exit frames of one family's ``active [frames]`` (module docstring)."""
+    """Entry and exit frames of one family's ``active [frames]`` (module docstring): a run of at
+    least ``MIN_RUN_S`` with no activity at all (not even a short burst) for ``MIN_GAP_S`` before
+    it (entry) or after it (exit), within the clip."""
     run, gap = int(MIN_RUN_S * RATE), int(MIN_GAP_S * RATE)
-    runs = [(a, b) for a, b in _runs(active > 0) if b - a >= run]
+    runs = _runs(active > 0)
     entries, exits = [], []
     for i, (a, b) in enumerate(runs):
-        prev_end = runs[i - 1][1] if i else None
-        if (a if prev_end is None else a - prev_end) >= gap:
+        if b - a < run:
+            continue
+        silent_before = runs[i - 1][1] if i else 0
+        if a - silent_before >= gap:
             entries.append(a)
-        next_start = runs[i + 1][0] if i + 1 < len(runs) else None
-        if ((len(active) if next_start is None else next_start) - b) >= gap and b < len(active):
+        silent_until = runs[i + 1][0] if i + 1 < len(runs) else len(active)
+        if silent_until - b >= gap:
             exits.append(b)
     return entries, exits
 
 
 def reaction_times(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5) -> dict[str, list[float]]:
     """Seconds from every entry to ``probs >= threshold`` (``reaction``) and from every exit to
-    ``probs < threshold`` (``release``); NaN when not reached within ``MAX_REACTION_S``."""
+    ``probs < threshold`` (``release``); NaN when not reached within ``MAX_REACTION_S``.
+    Transitions closer than ``MAX_REACTION_S`` to the clip's end are not scored."""
     horizon = int(MAX_REACTION_S * RATE)
     out = {"reaction": [], "release": []}
     for lab, p in zip(labels, probs):
-        entries, exits = transitions(lab)
+        entries, exits = (([k for k in ks if k + horizon <= len(lab)]) for ks in transitions(lab))
         for k in entries:
             hit = np.flatnonzero(p[k:k + horizon] >= threshold)
             out["reaction"].append(hit[0] / RATE if len(hit) else float("nan"))

@@ -10,7 +10,9 @@ latency), so every figure is what a live user gets.
 
 Methods: ``cand`` (the ONNX streamed through ``rtmir.tasks.tags.TagsProcessor``, block 1024),
 ``baseline`` (``baseline.BaselineTagger`` trained here on ``--train-limit`` clips of
-``--train-data``). Writes ``OUT/tags_eval.json`` and ``OUT/tags_eval.md``.
+``--train-data``), ``musicnn`` (MTT_musicnn, 3 s patches every 1 s, in its own venv:
+``musicnn_peer.py``; scored on the families its tags name). Writes ``OUT/tags_eval.json`` and
+``OUT/tags_eval.md``.
 """
 from __future__ import annotations
 
@@ -54,6 +56,51 @@ def candidate(path: str, block: int = 1024) -> Method:
     return run
 
 
+MUSICNN_FAMILIES = {  # MTT tags that name an instrument family of ours (issue #14's mapping)
+    "piano": ("piano", "harpsichord"), "guitar": ("guitar",), "strings": ("strings", "violin", "cello", "harp"),
+    "voice": ("vocal", "vocals", "voice", "singing", "choir", "choral"), "pipe": ("flute",),
+    "synth_lead": ("synth",), "synth_pad": ("synth",), "drums": ("drums",),
+}
+"""Our family <- the max of these MTT_musicnn tags; families not listed are not scored for musicnn."""
+
+
+def musicnn(python: str, input_length: float = 3.0, hop: float = 1.0) -> Method:
+    """musicnn's MTT model run by ``musicnn_peer.py`` with the Python of its own venv (``run.batch``:
+    all clips of a condition in one process); rows of families it has no tag for are NaN (left
+    out of its figures). Its CPU is the inference's own (TensorFlow's start-up excluded)."""
+    import subprocess
+    import tempfile
+
+    import soundfile as sf
+
+    script = Path(__file__).with_name("musicnn_peer.py")
+
+    def batch(clips: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        with tempfile.TemporaryDirectory() as tmp:
+            wavs, out = [Path(tmp) / f"{i}.wav" for i in range(len(clips))], Path(tmp) / "out.npz"
+            for wav, audio in zip(wavs, clips):
+                sf.write(wav, audio, SAMPLE_RATE, subtype="FLOAT")
+            subprocess.run([python, str(script), "--out", str(out), "--input-length", str(input_length), "--hop", str(hop),
+                            *map(str, wavs)], check=True, capture_output=True, timeout=3600)
+            with np.load(out) as z:
+                labels, cpu = list(z["labels"]), float(z["cpu_s"])
+                grams = [(z[f"end_s_{i}"], z[f"taggram_{i}"]) for i in range(len(clips))]
+        run.inference_cpu_s += cpu
+        results = []
+        for ends, taggram in grams:
+            probs = np.full((len(TAGS), len(ends)), np.nan)
+            for family, tags in MUSICNN_FAMILIES.items():
+                probs[TAGS.index(family)] = taggram[:, [labels.index(t) for t in tags]].max(axis=1)
+            results.append((ends, probs))
+        return results
+
+    def run(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return batch([audio])[0]
+
+    run.batch, run.inference_cpu_s, run.families = batch, 0.0, tuple(MUSICNN_FAMILIES)
+    return run
+
+
 def baseline(train_data: str, limit: int, cache: str | None) -> Method:
     """The MFCC + logistic-regression baseline, trained on ``limit`` clips of ``train_data``."""
     from .baseline import BaselineTagger
@@ -63,14 +110,18 @@ def baseline(train_data: str, limit: int, cache: str | None) -> Method:
     return tagger.predict
 
 
-def score(labels: np.ndarray, probs: np.ndarray) -> dict:
-    """Every figure of one method under one condition, ``labels``/``probs`` ``[n_clips, 13, frames]``."""
+def score(labels: np.ndarray, probs: np.ndarray, families: tuple[str, ...] = TAGS) -> dict:
+    """Every figure of one method under one condition over ``families`` (the rows a method
+    estimates), ``labels``/``probs`` ``[n_clips, 13, frames]``; ``auc_common`` is the macro
+    ROC-AUC over ``COMMON`` (the families every peer estimates)."""
+    rows = [TAGS.index(f) for f in families]
+    labels, probs = labels[:, rows], probs[:, rows]
     lab, pr = np.concatenate(list(labels), axis=1), np.concatenate(list(probs), axis=1)
-    fams = per_family(lab, pr, TAGS)
+    fams = per_family(lab, pr, families)
     seg_l = np.concatenate([segments(x, em.RATE, "max") for x in labels], axis=1)
     seg_p = np.concatenate([segments(x, em.RATE, "mean") for x in probs], axis=1)
-    seg_auc = [roc_auc(seg_l[i], seg_p[i]) for i in range(len(TAGS))]
-    seg_ap = [average_precision(seg_l[i], seg_p[i]) for i in range(len(TAGS))]
+    seg_auc = [roc_auc(seg_l[i], seg_p[i]) for i in range(len(families))]
+    seg_ap = [average_precision(seg_l[i], seg_p[i]) for i in range(len(families))]
     times = {"reaction": [], "release": []}
     alarms, minutes = 0, 0.0
     for y, p in zip(labels, probs):
@@ -82,7 +133,12 @@ def score(labels: np.ndarray, probs: np.ndarray) -> dict:
     return {"auc": macro(fams, "auc"), "ap": macro(fams, "ap"), "auc_1s": finite(seg_auc), "ap_1s": finite(seg_ap),
             "reaction": em.summary(times["reaction"]), "release": em.summary(times["release"]),
             "false_alarms_per_min": alarms / minutes if minutes else float("nan"), "solo_minutes": minutes,
+            "auc_common": macro({k: v for k, v in fams.items() if k in COMMON}, "auc"),
             "families": {k: v["auc"] for k, v in fams.items()}}
+
+
+COMMON = tuple(MUSICNN_FAMILIES)
+"""The families every method is scored on (``auc_common``): those musicnn has tags for."""
 
 
 def evaluate(methods: dict[str, Method], clips, names: list[str], seed: int) -> dict:
@@ -92,16 +148,15 @@ def evaluate(methods: dict[str, Method], clips, names: list[str], seed: int) -> 
     for name, run in methods.items():
         res, cpu, audio_s = {}, 0.0, 0.0
         for cond in names:
-            probs = []
-            for i, x in enumerate(clips.audio):
-                y = conditions.degrade(x, cond, seed + i, SAMPLE_RATE)
-                t0 = time.process_time()
-                times, p = run(y)
-                cpu += time.process_time() - t0
-                audio_s += len(y) / SAMPLE_RATE
-                probs.append(em.on_grid(times, p, n_frames))
-            res[cond] = score(clips.labels, np.stack(probs))
-        res["cpu_s_per_s"] = cpu / audio_s
+            degraded = [conditions.degrade(x, cond, seed + i, SAMPLE_RATE) for i, x in enumerate(clips.audio)]
+            t0 = time.process_time()
+            estimates = run.batch(degraded) if hasattr(run, "batch") else [run(y) for y in degraded]
+            cpu += time.process_time() - t0
+            audio_s += sum(len(y) for y in degraded) / SAMPLE_RATE
+            probs = [em.on_grid(times, p, n_frames) for times, p in estimates]
+            res[cond] = score(clips.labels, np.stack(probs), getattr(run, "families", TAGS))
+        own = getattr(run, "inference_cpu_s", None)  # a peer in another process reports its own CPU
+        res["cpu_s_per_s"] = (own if own is not None else cpu) / audio_s
         out[name] = res
     return out
 
@@ -110,19 +165,20 @@ def markdown(results: dict, names: list[str], header: str) -> str:
     """One table per condition: a row per method."""
     lines = [header, ""]
     for cond in names:
-        lines += [f"### {cond}", "", "| method | AUC frame | AP frame | AUC 1 s | AP 1 s | reaction median / p90 (s) | "
-                  "missed | release median (s) | false alarms / min solo | CPU s/s |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"### {cond}", "", "| method | AUC frame | AP frame | AUC 1 s | AP 1 s | AUC common | reaction median / p90 (s) | "
+                  "missed | release median (s) | false alarms / min solo | CPU s/s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for m, r in results.items():
             f = r[cond]
-            lines.append(f"| {m} | {f['auc']:.3f} | {f['ap']:.3f} | {f['auc_1s']:.3f} | {f['ap_1s']:.3f} | "
+            lines.append(f"| {m} | {f['auc']:.3f} | {f['ap']:.3f} | {f['auc_1s']:.3f} | {f['ap_1s']:.3f} | {f['auc_common']:.3f} | "
                          f"{f['reaction'].get('median_s', float('nan')):.2f} / {f['reaction'].get('p90_s', float('nan')):.2f} | "
                          f"{f['reaction'].get('missed', float('nan')):.2f} | {f['release'].get('median_s', float('nan')):.2f} | "
                          f"{f['false_alarms_per_min']:.1f} | {r['cpu_s_per_s']:.4f} |")
         lines.append("")
     fam_head = "| method | " + " | ".join(TAGS) + " |"
-    lines += ["### ROC-AUC per family (clean, per frame)", "", fam_head, "|---|" + "---|" * len(TAGS)]
+    lines += [f"### ROC-AUC per family ({names[0]}, per frame)", "", fam_head, "|---|" + "---|" * len(TAGS)]
     for m, r in results.items():
-        lines.append(f"| {m} | " + " | ".join(f"{r[names[0]]['families'][t]:.3f}" for t in TAGS) + " |")
+        fam = r[names[0]]["families"]
+        lines.append(f"| {m} | " + " | ".join(f"{fam[t]:.3f}" if t in fam else "–" for t in TAGS) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -138,10 +194,31 @@ def render_set(n: int, seconds: float, seed: int, root: Path) -> Path:
     return out
 
 
+def build_methods(wanted: list[str], args: argparse.Namespace) -> dict[str, Method]:
+    """The methods asked for (the baseline is trained here).
+
+    Raises:
+        FileNotFoundError: the baseline's training data is missing.
+        ValueError: the candidate cannot be opened or is not a tagging model (``ModelError`` too).
+    """
+    methods: dict[str, Method] = {}
+    if "cand" in wanted:
+        methods["cand"] = candidate(args.candidate)
+    if "baseline" in wanted:
+        methods["baseline"] = baseline(args.train_data, args.train_limit, args.cache)
+    if "musicnn" in wanted:
+        if not Path(args.musicnn_python).is_file():
+            raise FileNotFoundError(f"--musicnn-python {args.musicnn_python}: no such file")
+        methods["musicnn"] = musicnn(args.musicnn_python)
+    return methods
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.tags.evaluate", description=__doc__.splitlines()[0])
     ap.add_argument("--candidate", help="our tagger (.onnx); without it only the peers run")
-    ap.add_argument("--methods", default="cand,baseline", help="comma list of cand, baseline")
+    ap.add_argument("--methods", default="cand,baseline,musicnn", help="comma list of cand, baseline, musicnn")
+    ap.add_argument("--musicnn-python", default="", help="the Python of a venv with musicnn (musicnn_peer.py); "
+                    "without it musicnn is not run")
     ap.add_argument("--n", type=int, default=30, help="pieces (default 30)")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--seed", type=int, default=707, help="set and condition seed (default 707)")
@@ -161,17 +238,19 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [m for m in args.methods.split(",") if m]
     if "cand" in wanted and not args.candidate:
         wanted.remove("cand")
-    unknown = sorted(set(wanted) - {"cand", "baseline"})
+    if "musicnn" in wanted and not args.musicnn_python:
+        wanted.remove("musicnn")
+    unknown = sorted(set(wanted) - {"cand", "baseline", "musicnn"})
     if unknown:
         print(f"error: unknown methods {unknown}", file=sys.stderr)
         return 2
-    data = render_set(args.n, args.seconds, args.seed, Path(args.data_root))
-    clips = load_split(data, args.cache)
-    methods: dict[str, Method] = {}
-    if "cand" in wanted:
-        methods["cand"] = candidate(args.candidate)
-    if "baseline" in wanted:
-        methods["baseline"] = baseline(args.train_data, args.train_limit, args.cache)
+    try:
+        methods = build_methods(wanted, args)
+        data = render_set(args.n, args.seconds, args.seed, Path(args.data_root))
+        clips = load_split(data, args.cache)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     results = evaluate(methods, clips, names, args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

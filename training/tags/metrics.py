@@ -10,21 +10,37 @@ import numpy as np
 from scipy.stats import rankdata
 
 
+def _finite(score: np.ndarray) -> np.ndarray:
+    s = np.asarray(score, np.float64).ravel()
+    if not np.isfinite(s).all():
+        raise ValueError("scores must be finite (a NaN or inf would be ranked arbitrarily)")
+    return s
+
+
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve of ``score`` for binary ``y`` (1-D); NaN without both classes."""
+    """Area under the ROC curve of ``score`` for binary ``y`` (1-D); NaN without both classes.
+
+    Raises:
+        ValueError: a score is not finite.
+    """
+    score = _finite(score)
     y = np.asarray(y).astype(bool).ravel()
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    ranks = rankdata(np.asarray(score, np.float64).ravel())
+    ranks = rankdata(score)
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def average_precision(y: np.ndarray, score: np.ndarray) -> float:
     """Average precision (area under precision-recall, step-wise, ties as one threshold); NaN
-    without a positive."""
+    without a positive.
+
+    Raises:
+        ValueError: a score is not finite.
+    """
+    s = _finite(score)
     y = np.asarray(y).astype(bool).ravel()
-    s = np.asarray(score, np.float64).ravel()
     n_pos = int(y.sum())
     if n_pos == 0:
         return float("nan")

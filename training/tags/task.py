@@ -2,8 +2,9 @@
 
 Loss: binary cross-entropy of each family's logit against whether it is sounding at the instant
 the output frame describes (``crops.targets_at``), mean over families and frames. Validation runs
-whole clips offline under each of ``val_conditions`` (clip i seeded ``i``) and scores frames on
-the label grid: the core maximises the mean macro ROC-AUC over the conditions.
+whole clips offline under each of ``val_conditions`` (clip i seeded ``i``) and scores the raw
+probabilities (zero initial state, no smoothing: a training figure; ``evaluate`` scores what the
+runtime gives) on the label grid: the core maximises the mean macro ROC-AUC over the conditions.
 """
 from __future__ import annotations
 
@@ -82,15 +83,18 @@ class TagsTask:
     def loss(self, model: FrameModel, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         audio, target = batch
         logits, _ = model(audio)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+        scored = torch.isfinite(target)  # frames describing instants before the crop are NaN
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[scored], target[scored])
         return loss, {"bce": float(loss.detach())}
 
     def validate(self, model: FrameModel) -> Validation:
         by_condition = validate(model, self.val, self.config.val_conditions)
-        flat = {name: {"auc": s["auc"], "ap": s["ap"]} | {f"auc_{k}": v["auc"] for k, v in s["families"].items()
-                                                         if np.isfinite(v["auc"])}  # JSON has no NaN
+        flat = {name: {k: v for k, v in ({"auc": s["auc"], "ap": s["ap"]}
+                                         | {f"auc_{f}": r["auc"] for f, r in s["families"].items()}).items()
+                       if np.isfinite(v)}  # JSON has no NaN (a family without both classes has no AUC)
                 for name, s in by_condition.items()}
-        return Validation(flat, float(np.mean([s["auc"] for s in by_condition.values()])))
+        score = np.nanmean([s["auc"] for s in by_condition.values()])
+        return Validation(flat, float(score) if np.isfinite(score) else 0.0)
 
     def save_best(self, model: FrameModel, path: Path, record: dict[str, Any]) -> Path:
         return save_checkpoint(model, path, training=record)

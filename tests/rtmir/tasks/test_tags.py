@@ -41,7 +41,7 @@ def test_zero_ms_passes_through_and_state_carries_across_calls():
     np.testing.assert_array_equal(TagSmoother(3, HOP_S, 0.0, 0.0)(p), p)
     whole = TagSmoother(3, HOP_S, 30.0, 120.0)(p)
     s = TagSmoother(3, HOP_S, 30.0, 120.0)
-    parts = np.concatenate([s(p[:, i:i + 7]) for i in range(0, 50, 7)], axis=1)
+    parts = np.concatenate([s(p[:, i:i + 7]).copy() for i in range(0, 50, 7)], axis=1)  # views: copied
     np.testing.assert_allclose(parts, whole, atol=1e-12)
     assert one_pole(0.0, HOP_S) == 1.0 and 0 < one_pole(100.0, HOP_S) < 1
 
@@ -115,6 +115,22 @@ def test_events_name_every_family_in_card_order_at_the_described_instants(tiny_t
     specs = {p.name: p for p in proc.describe().params}
     with pytest.raises(ValueError):
         specs["attack_ms"].check(-1.0)
+
+
+@pytest.mark.torch
+def test_reset_restores_the_start_skipping_it_differs_and_nan_never_sticks(tiny_tagger):
+    x = _signal(1.0)[None, :16000 // 320 * 320]
+    proc = TagsProcessor(StreamingSession(tiny_tagger))
+    proc.set_param("release_ms", 300.0)
+    first = [e.values for e in proc.process(x, 0)]
+    again = [e.values for e in proc.process(x, 0)]  # state carried from the first pass
+    proc.reset()
+    assert [e.values for e in proc.process(x, 0)] == first and again != first
+    logits = np.zeros((13, 3))
+    logits[2, 1] = np.nan
+    proc.smoother.set_times(0.0, 0.0)
+    probs = proc.decode(logits)
+    assert np.isfinite(probs).all() and probs[2, 1] == 0.5
 
 
 @pytest.mark.torch

@@ -112,6 +112,16 @@ def test_entries_exits_reaction_and_solo_false_alarms():
     assert s["median_s"] == 0.2 and s["missed"] == 0.25
     grid = on_grid(np.array([0.005, 0.025]), np.array([[1.0, 2.0]]), 4)
     assert grid.tolist() == [[0.0, 1.0, 1.0, 2.0]]
+    on = on_grid(np.array([0.01, 0.03]), np.array([[1.0, 2.0]]), 4)  # an estimate at k / 100 s counts for frame k
+    assert on.tolist() == [[0.0, 1.0, 1.0, 2.0]]
+    burst = np.zeros(600)
+    burst[80:90] = 1  # a short burst 0.1 s before the part: not silence, so no entry at 100
+    burst[100:300] = 1
+    burst[590:600] = 1
+    assert transitions(burst) == ([], [300])
+    late = np.zeros((1, 600))
+    late[0, 450:] = 1  # an entry 1.5 s before the end cannot be timed over 2 s: not scored
+    assert reaction_times(late, np.ones((1, 600)))["reaction"] == []
 
 
 @pytest.mark.torch
@@ -135,9 +145,13 @@ def test_the_evaluation_scores_a_streamed_candidate_and_the_baseline(band_set, t
     times, probs = methods["cand"](clips.audio[0])
     assert probs.shape == (13, len(times)) and np.all(np.diff(times) > 0) and times[0] == pytest.approx(0.02)
     res = evaluate(methods, clips, ["clean"], seed=0)
+    from training.tags.eval_metrics import MAX_REACTION_S, RATE, transitions
+
+    expected_entries = sum(k + MAX_REACTION_S * RATE <= lab.shape[1] for lab in clips.labels for row in lab
+                           for k in transitions(row)[0])
     for name in methods:
         f = res[name]["clean"]
         assert 0 <= f["auc"] <= 1 and 0 <= f["ap"] <= 1 and res[name]["cpu_s_per_s"] > 0
-        assert f["reaction"]["count"] >= 1 and f["solo_minutes"] >= 0
+        assert f["reaction"]["count"] == expected_entries and f["solo_minutes"] > 0
     assert res["baseline"]["clean"]["auc"] > 0.75  # fit and scored on the same six pieces: it must have learnt them
     assert "| cand |" in markdown(res, ["clean"], "## t")
