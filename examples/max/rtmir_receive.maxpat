@@ -12,8 +12,8 @@
   "rect": [
    100.0,
    100.0,
-   760.0,
-   380.0
+   1220,
+   500
   ],
   "bglocked": 0,
   "openinpresentation": 0,
@@ -289,6 +289,520 @@
      ],
      "text": "/rtmir/tag/<name>, /rtmir/sep/<stem>: route them here by full address"
     }
+   },
+   {
+    "box": {
+     "id": "obj-20",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      620,
+      40,
+      420,
+      20
+     ],
+     "text": "tags view: /rtmir/tag/<family> -> a slider per family (0..1)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-21",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 14,
+     "patching_rect": [
+      620,
+      70,
+      560,
+      22
+     ],
+     "outlettype": [
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      ""
+     ],
+     "text": "route /rtmir/tag/piano /rtmir/tag/chromatic_percussion /rtmir/tag/organ /rtmir/tag/guitar /rtmir/tag/bass /rtmir/tag/strings /rtmir/tag/voice /rtmir/tag/brass /rtmir/tag/reed /rtmir/tag/pipe /rtmir/tag/synth_lead /rtmir/tag/synth_pad /rtmir/tag/drums"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-30",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "size": 1.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      110,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-50",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      110,
+      160,
+      20
+     ],
+     "text": "piano"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-31",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "size": 1.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      136,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-51",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      136,
+      160,
+      20
+     ],
+     "text": "chromatic_percussion"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-32",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "size": 1.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      162,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-52",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      162,
+      160,
+      20
+     ],
+     "text": "organ"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-33",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "size": 1.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      188,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-53",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      188,
+      160,
+      20
+     ],
+     "text": "guitar"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-34",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "size": 1.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      214,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-54",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      214,
+      160,
+      20
+     ],
+     "text": "bass"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-35",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "size": 1.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      240,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-55",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      240,
+      160,
+      20
+     ],
+     "text": "strings"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-36",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "size": 1.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      266,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-56",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      266,
+      160,
+      20
+     ],
+     "text": "voice"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-37",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "size": 1.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      292,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-57",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      292,
+      160,
+      20
+     ],
+     "text": "brass"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-38",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "size": 1.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      318,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-58",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      318,
+      160,
+      20
+     ],
+     "text": "reed"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-39",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "size": 1.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      344,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-59",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      344,
+      160,
+      20
+     ],
+     "text": "pipe"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-40",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "size": 1.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      370,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-60",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      370,
+      160,
+      20
+     ],
+     "text": "synth_lead"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-41",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "size": 1.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      396,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-61",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      396,
+      160,
+      20
+     ],
+     "text": "synth_pad"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-42",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "size": 1.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      422,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-62",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      422,
+      160,
+      20
+     ],
+     "text": "drums"
+    }
    }
   ],
   "lines": [
@@ -392,7 +906,31 @@
     "patchline": {
      "source": [
       "obj-4",
+      2
+     ],
+     "destination": [
+      "obj-14",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-4",
       3
+     ],
+     "destination": [
+      "obj-21",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      13
      ],
      "destination": [
       "obj-15",
@@ -403,11 +941,155 @@
    {
     "patchline": {
      "source": [
-      "obj-4",
+      "obj-21",
+      0
+     ],
+     "destination": [
+      "obj-30",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      1
+     ],
+     "destination": [
+      "obj-31",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
       2
      ],
      "destination": [
-      "obj-14",
+      "obj-32",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      3
+     ],
+     "destination": [
+      "obj-33",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      4
+     ],
+     "destination": [
+      "obj-34",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      5
+     ],
+     "destination": [
+      "obj-35",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      6
+     ],
+     "destination": [
+      "obj-36",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      7
+     ],
+     "destination": [
+      "obj-37",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      8
+     ],
+     "destination": [
+      "obj-38",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      9
+     ],
+     "destination": [
+      "obj-39",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      10
+     ],
+     "destination": [
+      "obj-40",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      11
+     ],
+     "destination": [
+      "obj-41",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      12
+     ],
+     "destination": [
+      "obj-42",
       0
      ]
     }

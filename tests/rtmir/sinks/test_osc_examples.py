@@ -22,6 +22,14 @@ def test_max_patch_is_valid_json_and_wired():
     unpack = by_text["unpack f f f"]
     flonums = {l["patchline"]["destination"][0] for l in patcher["lines"] if l["patchline"]["source"][0] == unpack}
     assert len(flonums) == 3 and all(boxes[i]["maxclass"] == "flonum" for i in flonums)
+    # the tags view: /rtmir/tag/<family> for every family of the tagger, each to its own slider
+    from training.synth.activity import TAGS
+
+    tag_route = next(i for t, i in by_text.items() if t and t.startswith("route /rtmir/tag/"))
+    assert boxes[tag_route]["text"].split()[1:] == [f"/rtmir/tag/{t}" for t in TAGS]
+    sliders = {l["patchline"]["source"][1]: boxes[l["patchline"]["destination"][0]]["maxclass"]
+               for l in patcher["lines"] if l["patchline"]["source"][0] == tag_route}
+    assert all(sliders[k] == "slider" for k in range(len(TAGS))) and sliders[len(TAGS)] == "newobj"
 
 
 def test_pd_patch_wiring_and_default_port():
@@ -33,3 +41,7 @@ def test_pd_patch_wiring_and_default_port():
     for conn in (l for l in lines if l.startswith("#X connect")):
         src, _, dst, _ = map(int, conn.split()[2:6])
         assert src < len(objects) and dst < len(objects), conn
+    from training.synth.activity import TAGS  # the tags view has a bar for every family of the tagger
+
+    assert any(o.endswith("route " + " ".join(TAGS)) for o in objects)
+    assert sum(" hsl " in o for o in objects) == len(TAGS)

@@ -169,6 +169,9 @@ def test_pure_data_patch_parses_pitch_tags_and_status(pd):
     assert words == ["piano", "0.5", "drums", "0.125", "voice", "0.0625"]
     (status,) = pd.wait_for(lambda line: line.startswith("rtmir-status:"))
     assert status == "rtmir-status: 4 1 0.5 7.25"
+    # the tags view: /rtmir/tag/<family> moves that family's bar, which passes its value on
+    view = pd.wait_for(lambda line: line.startswith("rtmir-tagview:"), count=3)
+    assert sorted(line.split(": ", 1)[1].replace("list ", "") for line in view) == ["drums 0.125", "piano 0.5", "voice 0.0625"]
     assert not [line for line in pd.seen if "error" in line.lower()], pd.seen
 
 
