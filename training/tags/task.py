@@ -48,12 +48,21 @@ def score_clips(probs: np.ndarray, labels: np.ndarray, hop: int, latency_samples
     return {"auc": macro(fams, "auc"), "ap": macro(fams, "ap"), "families": fams}
 
 
-def validate(model: FrameModel, clips: Clips, names: tuple[str, ...] = ("clean",), seed: int = 0) -> dict[str, dict]:
-    """``{condition: scores}`` over ``clips`` (clip i under ``conditions.degrade(.., seed + i)``)."""
+def target_latency(model: FrameModel, config: TagsConfig) -> int:
+    """Samples between a frame's last input sample and the instant it is trained to describe:
+    the model's latency plus the config's ``lookahead_s``."""
+    return model.latency_samples + int(round(config.lookahead_s * SAMPLE_RATE))
+
+
+def validate(model: FrameModel, clips: Clips, names: tuple[str, ...] = ("clean",), seed: int = 0,
+             latency_samples: int | None = None) -> dict[str, dict]:
+    """``{condition: scores}`` over ``clips`` (clip i under ``conditions.degrade(.., seed + i)``),
+    each frame against the label ``latency_samples`` (default: the model's) before its end."""
+    latency = model.latency_samples if latency_samples is None else latency_samples
     out = {}
     for name in names:
         audio = np.stack([conditions.degrade(x, name, seed + i, SAMPLE_RATE) for i, x in enumerate(clips.audio)])
-        out[name] = score_clips(predict(model, audio), clips.labels, model.hop, model.latency_samples)
+        out[name] = score_clips(predict(model, audio), clips.labels, model.hop, latency)
     return out
 
 
@@ -74,7 +83,7 @@ class TagsTask:
     def batches(self, model: FrameModel) -> DataLoader:
         if self._loader is None:  # one loader for the run (its workers persist across epochs)
             c = self.config
-            crops = TagCrops(self.train, c.crop_s, model.hop, model.latency_samples, c.augment)
+            crops = TagCrops(self.train, c.crop_s, model.hop, target_latency(model, c), c.augment)
             self._loader = DataLoader(crops, batch_size=c.batch_size, shuffle=True,
                                       drop_last=len(self.train.audio) >= c.batch_size, num_workers=c.loader_workers,
                                       persistent_workers=c.loader_workers > 0)
@@ -88,7 +97,8 @@ class TagsTask:
         return loss, {"bce": float(loss.detach())}
 
     def validate(self, model: FrameModel) -> Validation:
-        by_condition = validate(model, self.val, self.config.val_conditions)
+        by_condition = validate(model, self.val, self.config.val_conditions,
+                                latency_samples=target_latency(model, self.config))
         flat = {name: {k: v for k, v in ({"auc": s["auc"], "ap": s["ap"]}
                                          | {f"auc_{f}": r["auc"] for f, r in s["families"].items()}).items()
                        if np.isfinite(v)}  # JSON has no NaN (a family without both classes has no AUC)

@@ -155,3 +155,17 @@ def test_the_evaluation_scores_a_streamed_candidate_and_the_baseline(band_set, t
         assert f["reaction"]["count"] == expected_entries and f["solo_minutes"] > 0
     assert res["baseline"]["clean"]["auc"] > 0.75  # fit and scored on the same six pieces: it must have learnt them
     assert "| cand |" in markdown(res, ["clean"], "## t")
+
+
+@pytest.mark.torch
+def test_the_lookahead_variant_trains_against_earlier_instants():
+    from types import SimpleNamespace
+
+    from training.tags.config import TagsConfig, load_config
+    from training.tags.task import target_latency
+
+    model = SimpleNamespace(latency_samples=512)
+    assert target_latency(model, TagsConfig()) == 512
+    assert target_latency(model, TagsConfig(lookahead_s=1.5)) == 512 + 24000
+    assert load_config("training/tags/configs/tags-lstm-lookahead.json").lookahead_s == 1.5
+    assert load_config("training/tags/configs/tags-tcn.json").model.body == "tcn"
