@@ -3,6 +3,8 @@ instant, and a few-step run on a tiny rendered band set lowers the loss and expo
 model whose card names the tags."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -167,5 +169,6 @@ def test_the_lookahead_variant_trains_against_earlier_instants():
     model = SimpleNamespace(latency_samples=512)
     assert target_latency(model, TagsConfig()) == 512
     assert target_latency(model, TagsConfig(lookahead_s=1.5)) == 512 + 24000
-    assert load_config("training/tags/configs/tags-lstm-lookahead.json").lookahead_s == 1.5
-    assert load_config("training/tags/configs/tags-tcn.json").model.body == "tcn"
+    configs = Path(__file__).resolve().parents[3] / "training" / "tags" / "configs"
+    assert load_config(configs / "tags-lstm-lookahead.json").lookahead_s == 1.5
+    assert load_config(configs / "tags-tcn.json").model.body == "tcn" and load_config(configs / "tags-lstm.json")
