@@ -97,12 +97,17 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 
 
 def load_checkpoint(path: str | Path) -> StreamingModel:
-    """Rebuild the model stored in ``path`` (eval mode). No code from the file is executed.
+    """Rebuild the model stored in ``path`` (eval mode): a checkpoint, or a file ``export_model``
+    wrote (``export.from_onnx.load_exported``). No code from the file is executed.
 
     Raises:
         CheckpointError: missing metadata, unknown family, bad config, or weights that do not
             match the rebuilt model.
     """
+    if Path(path).suffix == ".onnx":
+        from .from_onnx import load_exported
+
+        return load_exported(path)
     meta = read_metadata(path)
     if FAMILY_KEY not in meta or CONFIG_KEY not in meta:
         raise CheckpointError(f"checkpoint {path} lacks '{FAMILY_KEY}'/'{CONFIG_KEY}' metadata: save it with save_checkpoint")
@@ -119,6 +124,10 @@ def load_checkpoint(path: str | Path) -> StreamingModel:
 
 
 def training_info(path: str | Path) -> dict[str, Any]:
-    """The ``training`` object stored in the checkpoint, or ``{}``."""
+    """The ``training`` object stored in the checkpoint (of an exported ``.onnx``: its card's), or ``{}``."""
+    if Path(path).suffix == ".onnx":
+        from rtmir.zoo import read_card_file
+
+        return dict(read_card_file(Path(path)).training)
     raw = read_metadata(path).get(TRAINING_KEY)
     return json.loads(raw) if raw else {}
