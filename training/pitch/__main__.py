@@ -9,46 +9,21 @@ stderr).
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import json
-import logging
-import shlex
 import sys
-from pathlib import Path
+
+from training.core.cli import train_main
 
 from .config import load_config
 
 
+def _trainer():
+    from .train import train  # torch is imported only once the inputs are valid
+
+    return train
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m training.pitch", description=__doc__.splitlines()[0])
-    ap.add_argument("--config", required=True, help="JSON file of TrainConfig fields (training/pitch/configs/pitch.json)")
-    ap.add_argument("--max-minutes", type=float, help="override the config's wall-clock budget")
-    ap.add_argument("--out-dir", help="override the config's out_dir")
-    ap.add_argument("--fresh", action="store_true", help="discard OUT_DIR/resume.pt of an interrupted run")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("training.core.loop").setLevel(logging.INFO)  # one line per validation
-    try:
-        config = load_config(args.config)
-        if args.max_minutes is not None:
-            config = dataclasses.replace(config, max_minutes=args.max_minutes)
-        if args.out_dir:
-            config = dataclasses.replace(config, out_dir=args.out_dir)
-        from .train import train  # torch is imported only once the inputs are valid
-
-        if args.fresh:
-            from training.core.loop import RESUME_FILE
-
-            (Path(config.out_dir) / RESUME_FILE).unlink(missing_ok=True)
-        command = "python -m training.pitch " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-        result = train(config, command=command)  # the data recipe: the datasets' manifests
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"trained {result.steps} steps in {result.minutes:.1f} min; best checkpoint: {result.best_path}")
-    print(json.dumps(result.history[-1] if result.history else {}, indent=None))
-    return 0
+    return train_main("python -m training.pitch", __doc__.splitlines()[0], load_config, _trainer, argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ record the card needs (command, data, seed, git commit, date, curves, voicing th
 from __future__ import annotations
 
 from training.core import conditions
-from training.core.loop import LoopConfig, RunResult, fit
+from training.core.cli import loop_config
+from training.core.loop import RunResult, fit
 from training.core.provenance import dataset_record, training_record
 
 from .config import TrainConfig
@@ -17,14 +18,6 @@ from .data import load_split
 from .task import PitchTask
 
 __all__ = ["RunResult", "loop_config", "train"]
-
-
-def loop_config(config: TrainConfig) -> LoopConfig:
-    """The core loop's part of a pitch config."""
-    return LoopConfig(out_dir=config.out_dir, seed=config.seed, lr=config.lr, weight_decay=config.weight_decay,
-                      warmup_steps=config.warmup_steps, max_minutes=config.max_minutes, max_steps=config.max_steps,
-                      schedule=config.schedule, val_every_minutes=config.val_every_minutes,
-                      val_every_steps=config.val_every_steps, patience=config.patience, threads=config.threads)
 
 
 def train(config: TrainConfig, command: str = "", data_recipe: str = "") -> RunResult:

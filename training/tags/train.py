@@ -2,21 +2,14 @@
 from __future__ import annotations
 
 from training.core import conditions
-from training.core.loop import LoopConfig, RunResult, fit
+from training.core.cli import loop_config
+from training.core.loop import RunResult, fit
 from training.core.provenance import dataset_record, training_record
 from training.synth.activity import CONVENTION
 
 from .config import TagsConfig
 from .data import load_split
 from .task import TagsTask
-
-
-def loop_config(config: TagsConfig) -> LoopConfig:
-    """The core loop's part of a tagging config."""
-    return LoopConfig(out_dir=config.out_dir, seed=config.seed, lr=config.lr, weight_decay=config.weight_decay,
-                      warmup_steps=config.warmup_steps, max_minutes=config.max_minutes, max_steps=config.max_steps,
-                      schedule=config.schedule, val_every_minutes=config.val_every_minutes,
-                      val_every_steps=config.val_every_steps, patience=config.patience, threads=config.threads)
 
 
 def train(config: TagsConfig, command: str = "") -> RunResult:
