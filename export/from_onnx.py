@@ -28,7 +28,10 @@ PREFIXES = ("model.", "")
 
 
 def embed_model_config(proto: onnx.ModelProto, model: StreamingModel) -> None:
-    """Store ``model``'s family and config in ``proto.metadata_props`` (replacing old ones)."""
+    """Store ``model``'s family and config in ``proto.metadata_props`` (replacing old ones); a
+    model of no registered family (a test's ad-hoc module) stores nothing."""
+    if getattr(model, "family", None) not in FAMILIES or not hasattr(model, "config"):
+        return
     entries = {FAMILY_KEY: model.family, CONFIG_KEY: json.dumps(config_to_dict(model.config))}
     kept = [(p.key, p.value) for p in proto.metadata_props if p.key not in entries]
     del proto.metadata_props[:]

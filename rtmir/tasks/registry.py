@@ -10,7 +10,7 @@ class UnknownTaskError(ValueError):
 
 
 TASKS = {
-    "pitch": "neural pitch (pitch-tcn, streaming TCN, 5 ms hop, 10 ms latency); events f0_hz/voiced/confidence",
+    "pitch": "neural pitch (pitch-tcn v2, streaming TCN, 10 ms hop and latency, A0-C8); events f0_hz/voiced/confidence",
     "yin": "YIN pitch (DSP baseline, numba); events f0_hz/voiced/confidence",
     "tags": "instrument families sounding (streaming LSTM tagger, --model until one ships); events tags",
     "model": "any exported model given with --model, raw outputs as events",
@@ -57,6 +57,8 @@ def build_processor(task: str, model: str | None = None) -> Processor:
 
 PITCH_MODEL = "pitch-tcn"
 """Zoo name of the model ``--task pitch`` streams when no ``--model`` is given."""
+TAGS_MODEL = "tags-lstm"
+"""Zoo name of the model ``--task tags`` streams when no ``--model`` is given."""
 
 
 def _pitch_processor(model: str | None) -> Processor:
@@ -65,19 +67,10 @@ def _pitch_processor(model: str | None) -> Processor:
     Raises:
         UnknownTaskError: no model given and none shipped.
     """
-    from ..session import StreamingSession
-    from ..zoo import resolve_model, zoo_models
     from .pitch import PitchProcessor
 
-    if not model:
-        if PITCH_MODEL not in {p.stem for p in zoo_models()}:
-            raise UnknownTaskError(f"no pitch model shipped ({PITCH_MODEL}.onnx missing from rtmir/zoo); use --task yin")
-        model = PITCH_MODEL
-    return PitchProcessor(StreamingSession(resolve_model(model)))
-
-
-TAGS_MODEL = "tags-lstm"
-"""Zoo name of the model ``--task tags`` streams when no ``--model`` is given."""
+    return PitchProcessor(_session(model, PITCH_MODEL, f"no pitch model shipped ({PITCH_MODEL}.onnx missing from "
+                                                       f"rtmir/zoo); use --task yin"))
 
 
 def _tags_processor(model: str | None) -> Processor:
@@ -86,16 +79,26 @@ def _tags_processor(model: str | None) -> Processor:
     Raises:
         UnknownTaskError: no model given and none shipped.
     """
-    from ..session import StreamingSession
-    from ..zoo import resolve_model, zoo_models
     from .tags import TagsProcessor
 
+    return TagsProcessor(_session(model, TAGS_MODEL, f"no tagging model shipped yet ({TAGS_MODEL}.onnx missing from "
+                                                     f"rtmir/zoo); give one with --task tags --model PATH"))
+
+
+def _session(model: str | None, default: str, missing: str):
+    """A session of ``model`` (a zoo name or a path), or of the zoo's ``default``.
+
+    Raises:
+        UnknownTaskError: no model given and ``default`` not shipped (``missing`` says what to do).
+    """
+    from ..session import StreamingSession
+    from ..zoo import resolve_model, zoo_models
+
     if not model:
-        if TAGS_MODEL not in {p.stem for p in zoo_models()}:
-            raise UnknownTaskError(f"no tagging model shipped yet ({TAGS_MODEL}.onnx missing from rtmir/zoo); "
-                                   f"give one with --task tags --model PATH")
-        model = TAGS_MODEL
-    return TagsProcessor(StreamingSession(resolve_model(model)))
+        if default not in {p.stem for p in zoo_models()}:
+            raise UnknownTaskError(missing)
+        model = default
+    return StreamingSession(resolve_model(model))
 
 
 def make_node(spec: NodeSpec) -> Processor:

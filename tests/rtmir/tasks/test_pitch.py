@@ -53,27 +53,28 @@ def proc() -> PitchProcessor:
 def test_the_card_describes_a_small_low_latency_pitch_model(proc):
     card = proc.session.card
     assert card.name == "pitch-tcn" and card.task == "pitch"
-    assert (card.sample_rate, card.channels, card.hop) == (16000, 1, 80)
+    assert (card.sample_rate, card.channels) == (16000, 1) and card.hop <= 160  # a frame every <= 10 ms
     assert 0 < card.latency_samples <= 160  # <= 10 ms
     assert MODEL.stat().st_size <= 5e6
     sal, voi = card.outputs
-    assert (sal.name, voi.name) == ("salience", "voicing") and sal.frame_rate == 200.0
+    assert (sal.name, voi.name) == ("salience", "voicing") and sal.frame_rate == SR / card.hop
     freqs = np.array([float(f) for f in sal.labels])
-    assert freqs[0] == pytest.approx(32.70, abs=0.01) and len(freqs) == sal.shape[1]
+    assert freqs[0] <= 30.87 and freqs[-1] >= 4186.0 and len(freqs) == sal.shape[1]  # B0 (5-string bass) .. C8
     np.testing.assert_allclose(1200 * np.diff(np.log2(freqs)), 20.0, atol=0.01)  # 20-cent bins
     for key in ("command", "data", "seed", "git_commit", "date"):
         assert card.training.get(key) not in (None, ""), key
+    assert card.training["label_convention"]["name"] == "aligned-v1"  # voiced from the audio, not MIDI times
     assert card.evaluation["rpa"] > 0.9 and 0 < card.evaluation["voicing_threshold"] < 1
 
 
 @pytest.mark.parametrize("block", [1, 64, 100, 1024], ids=lambda b: f"block{b}")
 def test_streaming_equals_offline(proc, block):
     x = notes()
-    x = x[: len(x) // 80 * 80]
+    x = x[: len(x) // proc.hop_size * proc.hop_size]
     proc.reset()
     offline = proc.process(x[None], 0)
     streamed = stream(proc, x, block)
-    assert len(streamed) == len(offline) > 500
+    assert len(streamed) == len(offline) > 0.95 * len(x) / proc.hop_size
     np.testing.assert_array_equal([e.t for e in streamed], [e.t for e in offline])
     conf = np.array([[a.values["confidence"], b.values["confidence"]] for a, b in zip(streamed, offline)])
     assert np.abs(conf[:, 0] - conf[:, 1]).max() <= 1e-4
@@ -88,15 +89,16 @@ def test_session_outputs_stream_equal_offline():
     x = notes(2.0)[None]
     whole = {k: v.copy() for k, v in session.process(x).items()}  # views, valid until the next call
     session.reset()
-    parts = [{k: v.copy() for k, v in session.process(x[:, i:i + 560]).items()} for i in range(0, x.shape[1], 560)]
+    step = 7 * session.card.hop  # several hops per call, not a divisor of the clip
+    parts = [{k: v.copy() for k, v in session.process(x[:, i:i + step]).items()} for i in range(0, x.shape[1], step)]
     for name in ("salience", "voicing"):
         np.testing.assert_allclose(np.concatenate([p[name] for p in parts], axis=-1), whole[name], atol=1e-4)
 
 
 def test_events_describe_the_instant_latency_before_each_hop_end(proc):
-    events = stream(proc, np.zeros(800, np.float32), 800)
-    lat = proc.latency_samples
-    assert [round(e.t * SR) for e in events] == [k * 80 - lat for k in range(1, 11) if k * 80 >= lat]
+    hop, lat = proc.hop_size, proc.latency_samples
+    events = stream(proc, np.zeros(10 * hop, np.float32), 10 * hop)
+    assert [round(e.t * SR) for e in events] == [k * hop - lat for k in range(1, 11) if k * hop >= lat]
     assert set(events[0].values) == {"f0_hz", "voiced", "confidence"}
 
 
@@ -167,10 +169,10 @@ def test_a_model_that_is_not_a_pitch_model_is_refused(tmp_path):
 def test_a_stream_does_not_start_confident_and_wrong(proc):
     """The all-zero initial state gave, for a 440 Hz sine from the first sample, 417 Hz at 0.93 then
     219.5 Hz (an octave down) at 0.91; primed with silence (``PRIME_HOPS``) the first frame is
-    unvoiced and no frame is an octave off."""
+    unvoiced, no frame is an octave off, and from 60 ms in every frame is voiced."""
     t = np.arange(SR // 2) / SR
     x = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-    events = stream(proc, x, 256)[:10]
+    events = [e for e in stream(proc, x, 256) if e.t < 0.1]
     assert not events[0].values["voiced"]
     cents = [1200 * abs(np.log2(e.values["f0_hz"] / 440)) for e in events if e.values["voiced"]]
-    assert len(cents) >= 8 and max(cents) < 100, cents
+    assert all(e.values["voiced"] for e in events if e.t >= 0.06) and max(cents) < 100, cents
