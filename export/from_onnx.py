@@ -4,8 +4,9 @@
 ``rtmir.family`` / ``rtmir.config`` keys in the ONNX ``metadata_props``), so a shipped file can
 seed the next training stage on a machine that has nothing else of the run that made it (a
 fresh machine keeps no ``runs/`` folder). ``load_exported`` rebuilds the model and fills every
-parameter and buffer from the initializer of the same name (the exporters name them
-``model.<state_dict key>``), then checks that the rebuilt torch model gives the file's outputs.
+parameter and stored buffer from the initializer of the same name (the exporters name them
+``model.<state_dict key>``; a buffer the graph computes, see ``export.compact``, comes from the config),
+then checks that the rebuilt torch model gives the file's outputs.
 Files whose exporter repacked weights (an LSTM's gates under the legacy exporter) are refused.
 """
 from __future__ import annotations
@@ -63,8 +64,12 @@ def load_exported(path: str | Path, tolerance: float = 1e-4) -> StreamingModel:
     model = build_model(family, config_from_dict(FAMILIES[family][0], json.loads(meta[CONFIG_KEY])))
     inits = {i.name: i for i in proto.graph.initializer}
     state = {}
+    weights = dict(model.named_parameters())
     for key, tensor in model.state_dict().items():
         name = next((p + key for p in PREFIXES if p + key in inits), None)
+        if name is None and key not in weights:  # a buffer the graph computes (export.compact): rebuilt from config
+            state[key] = tensor
+            continue
         value = None if name is None else numpy_helper.to_array(inits[name])
         if value is None or value.shape != tuple(tensor.shape):
             raise CheckpointError(f"{path}: weight {key!r} {tuple(tensor.shape)} is not in the file by name "

@@ -12,7 +12,7 @@ class UnknownTaskError(ValueError):
 TASKS = {
     "pitch": "neural pitch (pitch-tcn v2, streaming TCN, 10 ms hop and latency, A0-C8); events f0_hz/voiced/confidence",
     "yin": "YIN pitch (DSP baseline, numba); events f0_hz/voiced/confidence",
-    "tags": "instrument families sounding (streaming LSTM tagger, --model until one ships); events tags",
+    "tags": "instrument families sounding (streaming LSTM tagger, tags-lstm); events tags",
     "model": "any exported model given with --model, raw outputs as events",
     "delay": "DSP delay line, 100 samples (audio only; callback-safe: may be placed inline)",
     "tone": "sine tone generator, 440 Hz at -12 dBFS (no input; may be placed ahead or inline)",

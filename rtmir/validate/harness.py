@@ -289,6 +289,11 @@ def _compare_events(ea: list, eb: list, times: bool, shift_s: float, pitch_nodes
         for key in dict.fromkeys(k for i in mine for k in ea[i][2]):
             idx = [i for i in mine if key in ea[i][2]]
             xa, xb = [ea[i][2][key] for i in idx], [eb[i][2][key] for i in idx]
+            if isinstance(xa[0], dict):  # named values (tags: family -> probability): same names, same order
+                if any(not isinstance(y, dict) or list(x) != list(y) for x, y in zip(xa, xb)):
+                    d.problems.append(f"{node}.{key}: named values differ in names or order")
+                    continue
+                xa, xb = [list(x.values()) for x in xa], [list(y.values()) for y in xb]
             if isinstance(xa[0], (bool, np.bool_, int, np.integer, str)) or xa[0] is None:
                 bad = sum(x != y for x, y in zip(xa, xb))
                 if bad:

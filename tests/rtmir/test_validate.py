@@ -32,7 +32,7 @@ def check(subject: Subject, name: str, strictness: int = 1):
 #: declared voicing_threshold default (0.5, constructed 0.65), the model processor's frame at
 #: t = -5 ms, a node after a delay stamping t < 0 — are fixed.
 KNOWN: dict[tuple[str, str], str] = {}
-TASKS = ["delay", "tone", "yin", "pitch", "model"]
+TASKS = ["delay", "tone", "yin", "pitch", "tags", "model"]
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +72,8 @@ def test_the_command_line_lists_every_check_in_table_order():
 
 def test_all_is_every_buildable_task_and_every_zoo_model():
     subjects, notes = all_subjects()
-    assert [s.name for s in subjects] == ["pitch", "yin", "model:pitch-tcn", "delay", "tone"]
-    # a task whose model is not shipped yet is named, with the reason, never silently left out
-    assert notes == ["tags: not validated: no tagging model shipped yet (tags-lstm.onnx missing from rtmir/zoo); "
-                     "give one with --task tags --model PATH"]
+    assert [s.name for s in subjects] == ["pitch", "yin", "tags", "model:pitch-tcn", "model:tags-lstm", "delay", "tone"]
+    assert notes == []  # a task whose model is not shipped would be named here with the reason
 
 
 # -- processors broken on purpose -----------------------------------------------------------------
@@ -177,6 +175,23 @@ class PerCallMean(Processor):
         return [Event(self.task, t0 / self.rate, {"mean": float(block.mean())})]
 
 
+class CallSizedTags(Processor):
+    """Named values (a tagger's family -> probability) that depend on the host's block size."""
+
+    task, result, hop_size, latency_samples = "tags", "tags", 160, 0
+
+    def prepare(self, spec: ProcessSpec) -> None:
+        self.rate = spec.sample_rate
+
+    def reset(self) -> None:
+        pass
+
+    def process(self, block, t0, out=None):
+        n = block.shape[1] // self.hop_size
+        return [Event(self.task, (t0 + (k + 1) * self.hop_size) / self.rate,
+                      {"tags": {"drums": 0.5, "bass": min(1.0, block.shape[1] / 8192)}}) for k in range(n)]
+
+
 class Dither(DelayProcessor):
     """Adds dither from an unseeded generator."""
 
@@ -254,6 +269,7 @@ BROKEN = [
     (FullScaleShaper, "extremes", "dc+1: non-finite delay.audio"),
     (SharedSmoother, "instances", "interleaved vs alone"),
     (PerCallMean, "blocks", "events"),
+    (CallSizedTags, "blocks", "max Δ"),
     (Dither, "determinism", "max Δ"),
     (ThreadScratch, "threads", "push on its own thread raised AttributeError"),
     (GrowingHistory, "silence", "last quarter's push vs a fresh instance's"),
