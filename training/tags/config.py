@@ -44,6 +44,7 @@ class TagsConfig:
     threads: int = 2
     loader_workers: int = 1
     augment: AugmentRanges = field(default_factory=AugmentRanges)  # no crowds: they would add families
+    init_checkpoint: str = ""  # start from these weights (a .safetensors checkpoint of the same model config)
     lookahead_s: float = 0.0  # train and validate against labels this much before each frame's instant: the
     # same model looking ahead (the non-causal comparison of issue #14); never shipped, its card would
     # declare only the frontend's latency

@@ -89,6 +89,18 @@ def test_a_few_steps_lower_the_loss_and_the_best_checkpoint_exports_streaming(ba
     session.reset()
     parts = np.concatenate([session.process(x[:, i:i + 640])["logits"].copy() for i in range(0, 3200, 640)], axis=-1)
     np.testing.assert_allclose(parts, whole, atol=1e-4)
+    # a second stage starts from the best checkpoint's weights; another model config is refused
+    import torch
+
+    from training.tags.task import TagsTask
+
+    stage2 = dataclasses.replace(config, init_checkpoint=str(result.best_path), out_dir=str(tmp_path / "run2"))
+    started = TagsTask(stage2, None, None).build_model()
+    for key, value in trained.state_dict().items():
+        assert torch.equal(started.state_dict()[key], value), key
+    other = dataclasses.replace(stage2, model=dataclasses.replace(model, width=8))
+    with pytest.raises(ValueError, match="another model config"):
+        TagsTask(other, None, None).build_model()
 
 
 def test_entries_exits_reaction_and_solo_false_alarms():
