@@ -24,6 +24,12 @@ has reacts ``d`` later (every field of it). So
     measured latency = declared + median(t_react - t_on)     and it must hold that
     |measured - declared| <= one hop                          (the events' time granularity)
 
+A raw model output (result "raw": ``--task model``) has no decoder that fixes which instant of
+its window it reports, so it only has to react within the look-ahead it declares:
+``-hop <= measured <= declared + hop``. tags-lstm's raw logits (a log-mel of a 64 ms window
+stamped at its centre) move half way when the onset is ~10 ms into the window, 10 ms measured
+against 32 declared; its ``--task tags`` probabilities measure 32 ms.
+
 Measured here on the shipped processors: pitch-tcn v2 reacts ~9 ms after the onset (hop 10 ms;
 its labels, aligned-v1, voice a note from the first frame whose window of at least 20 ms centred
 on it is periodic, so a tone is voiced half a window in; v1.3.0, on MIDI-timed labels, reacted
@@ -39,6 +45,8 @@ from .harness import Run
 from .levels import HOST_RATE, MAX_BLOCK
 from .result import Context, Result
 from .signals import harmonic_step, random_blocks
+
+RAW = "raw"  # the result of a raw model's event port
 
 STEP_FREQUENCIES = (220.0, 110.0, 440.0)
 ONSET_S = 0.6  # silence before the tone (the baseline)
@@ -100,7 +108,12 @@ def _events(ctx: Context, kinds: dict[str, str]) -> tuple[list[str], list[str]]:
         what = "confidence" if kinds[name] == "pitch" else "earliest output"
         text = (f"{name} events: declared {1000 * declared:.1f} ms, measured {1000 * measured:.1f} ms "
                 f"(tone onset, {what} at 50 %, median of {len(seen)}; hop {1000 * hop:g} ms)")
-        (parts if abs(measured - declared) <= hop else problems).append(text)
+        if kinds[name] == RAW:  # a raw output may react anywhere within the look-ahead it declares
+            ok = -hop <= measured <= declared + hop
+            text += "; raw output: within 0 … declared" if ok else ""
+        else:
+            ok = abs(measured - declared) <= hop
+        (parts if ok else problems).append(text)
     return problems, parts
 
 

@@ -66,6 +66,13 @@ def test_latency_figures_compare_declared_with_measured(shipped):
     assert "declared 18.2 ms" in r.figure and "tone onset" in r.figure
 
 
+def test_a_raw_output_may_react_within_its_declared_look_ahead():
+    r = check(task_subject("model", "tags-lstm"), "latency")  # logits of a 64 ms window move before its centre
+    assert r.status == "pass" and "raw output: within 0" in r.figure
+    r = check(task_subject("tags", None), "latency")  # the decoded probabilities: the instant they describe
+    assert r.status == "pass" and "raw output" not in r.figure
+
+
 def test_the_command_line_lists_every_check_in_table_order():
     assert tuple(CHECKS) == CHECK_NAMES
 
