@@ -110,7 +110,7 @@ def _events(ctx: Context, kinds: dict[str, str]) -> tuple[list[str], list[str]]:
                 f"(tone onset, {what} at 50 %, median of {len(seen)}; hop {1000 * hop:g} ms)")
         if kinds[name] == RAW:  # a raw output may react anywhere within the look-ahead it declares
             ok = -hop <= measured <= declared + hop
-            text += "; raw output: within 0 … declared" if ok else ""
+            text += "; raw output: within its declared look-ahead" if ok else ""
         else:
             ok = abs(measured - declared) <= hop
         (parts if ok else problems).append(text)

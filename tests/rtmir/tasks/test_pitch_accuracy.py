@@ -9,16 +9,14 @@ regression fails them.
 """
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rtmir.zoo import ZOO_DIR
+from stream_cli import stream_rows
 
 pytestmark = [pytest.mark.fluidsynth, pytest.mark.slow]
 
@@ -53,12 +51,7 @@ def score(rows: list[dict], f0_labels: np.ndarray) -> tuple[np.ndarray, np.ndarr
 def test_raw_pitch_and_overall_accuracy_floors(clips, tmp_path, record_property):
     refs, ests, voiceds = [], [], []
     for folder in clips:
-        out = tmp_path / f"{folder.name}.jsonl"
-        r = subprocess.run([sys.executable, "-m", "rtmir", "stream", str(folder / "mix.flac"), "--task", "pitch",
-                            "--model", str(MODEL), "--block", "1024", "--jsonl", str(out)],
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
-        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        rows = stream_rows(folder / "mix.flac", "pitch", MODEL, tmp_path / f"{folder.name}.jsonl")
         ref, est, voiced = score(rows, np.load(folder / "labels.npz")["f0_melody"])
         refs.append(ref), ests.append(est), voiceds.append(voiced)
     ref, est, voiced = np.concatenate(refs), np.concatenate(ests), np.concatenate(voiceds)

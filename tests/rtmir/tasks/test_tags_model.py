@@ -6,10 +6,7 @@ streamed exactly as a user runs ``rtmir stream --task tags``.
 """
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +15,7 @@ import pytest
 from rtmir import BlockAdapter, ProcessSpec, StreamingSession
 from rtmir.tasks.tags import TagsProcessor
 from rtmir.zoo import ZOO_DIR
+from stream_cli import stream_rows
 
 MODEL = Path(os.environ.get("RTMIR_TEST_TAGS_MODEL", ZOO_DIR / "tags-lstm.onnx"))
 SR = 16000
@@ -83,12 +81,7 @@ def test_macro_roc_auc_floor_on_unseen_soundfont(tmp_path, record_property):
                        "--workers", "1", "--no-augment"]) == 0
     labels, scores = [], []
     for folder in sorted(p.parent for p in out.glob("[0-9]*/meta.json")):
-        jsonl = tmp_path / f"{folder.name}.jsonl"
-        r = subprocess.run([sys.executable, "-m", "rtmir", "stream", str(folder / "mix.flac"), "--task", "tags",
-                            "--model", str(MODEL), "--block", "1024", "--jsonl", str(jsonl)],
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
-        rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+        rows = stream_rows(folder / "mix.flac", "tags", MODEL, tmp_path / f"{folder.name}.jsonl")
         truth = np.load(folder / "labels.npz")["tags"]  # [13, frames] at 100 frames/s
         idx = np.round(np.array([row["t"] for row in rows]) * 100).astype(int)
         keep = (idx >= 0) & (idx < truth.shape[1])
