@@ -162,7 +162,7 @@ def audio_latency(make_processors, cfg: E2EConfig, freewheel: bool) -> dict:
     declared = _declared_audio(engine, host, cfg)
     lags = _click_lags(rec.data, at, rec.start_time - player.jack_time, declared["total_samples"], cfg)
     return {"mode": "freewheel" if freewheel else "realtime", "block": cfg.block, "clicks": int(len(at)),
-            "clicks_back": int(len(lags)), "lags_samples": sorted(set(lags)),
+            "clicks_back": int(len(lags)), "lags_samples": sorted(set(lags)), "lags_each": lags,
             "lag_ms_p50": 1000.0 * float(np.median(lags)) / cfg.sample_rate if lags else None,
             "declared": declared, "exact": bool(lags) and set(lags) == {declared["total_samples"]},
             "run": {k: summary.get(k) for k in RUN_KEYS}}

