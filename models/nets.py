@@ -13,18 +13,19 @@ Each has ``family``, ``config`` (a frozen dataclass: checkpoints store it to reb
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from torch import Tensor
 
+from .bodies import body_layers
 from .codec import CodecConfig, StreamingCodec
-from .conv import TCN, CausalConv1d, pointwise_conv
+from .conv import CausalConv1d, pointwise_conv
 from .frontend import CQTConfig, LogMelConfig, StreamingCQT, StreamingLogMel
 from .pitch import PitchTCN, PitchTCNConfig
-from .rnn import StreamingGRU, StreamingLSTM
 from .rvq import ResidualVectorQuantizer, RVQConfig
+from .separator import MaskSeparator, SeparatorConfig
 from .streaming import ModelOutput, State, StreamingModel, StreamingModule, StreamingSequential, sub_state, with_prefix
-from .transformer import CausalTransformer, TransformerConfig
+from .transformer import TransformerConfig
 
 
 @dataclass(frozen=True)
@@ -53,20 +54,6 @@ def _frontend(config: FrameModelConfig) -> tuple[StreamingModule, int, int, int]
     raise ValueError(f"FrameModelConfig.frontend must be 'mel' or 'cqt', got {config.frontend!r}")
 
 
-def _body(config: FrameModelConfig, features: int) -> tuple[list[tuple[str, StreamingModule]], int]:
-    """The body layers and their output width."""
-    if config.body == "tcn":
-        return [("proj", pointwise_conv(features, config.width)),
-                ("tcn", TCN(config.width, config.kernel_size, config.dilations))], config.width
-    if config.body in ("lstm", "gru"):
-        cls = StreamingLSTM if config.body == "lstm" else StreamingGRU
-        return [(config.body, cls(features, config.width, config.num_layers))], config.width
-    if config.body == "transformer":
-        t = replace(config.transformer, input_size=features)
-        return [("transformer", CausalTransformer(t))], t.d_model
-    raise ValueError(f"FrameModelConfig.body must be tcn, lstm, gru or transformer, got {config.body!r}")
-
-
 class FrameModel(StreamingModel):
     """Frontend -> body -> head: ``audio [B, C, N] -> logits [B, n_outputs, N // hop]``."""
 
@@ -77,7 +64,7 @@ class FrameModel(StreamingModel):
         self.config = config
         frontend, features, self.sample_rate, self.hop = _frontend(config)
         self.channels = config.mel.channels if config.frontend == "mel" else config.cqt.channels
-        body, width = _body(config, features)
+        body, width = body_layers(config, features)
         self.net = StreamingSequential([("frontend", frontend), *body, ("head", pointwise_conv(width, config.n_outputs))])
         self.latency_samples = self.net.latency_samples
         self.outputs = (ModelOutput("logits", "logit", 1, (config.n_outputs,), config.labels),)
@@ -155,6 +142,7 @@ FAMILIES: dict[str, tuple[type, type]] = {
     "rvq": (RVQCoderConfig, RVQCoder),
     "codec": (CodecConfig, CodecModel),
     "pitch_tcn": (PitchTCNConfig, PitchTCN),  # models/pitch.py (issue #6)
+    "separator": (SeparatorConfig, MaskSeparator),  # models/separator.py (issue #15)
 }
 """family name -> (config dataclass, model class); checkpoints store the family and config."""
 

@@ -1,0 +1,140 @@
+"""A streaming mask separator: causal STFT -> recurrent or TCN core -> one mask per stem -> overlap-add.
+
+Family ``separator``. ``audio [B, 1, N] -> drums, bass, other, melody`` (each ``[B, 1, N]``), one
+frame per hop::
+
+    x ─ causal STFT (sqrt-Hann, W samples ending at the hop's last sample) ─ X [K bins, complex]
+      └ log power ─ 1x1 ─ body (GRU / LSTM / TCN) ─ 1x1 ─ mask logits [S stems, K]
+    masks: sigmoid per stem, or a softmax over the stems ("consistent": the stems sum to the mix)
+    stem s = overlap-add of the synthesis-windowed inverse DFT of (mask_s * X)
+
+Analysis and synthesis windows are ``sqrt(hann)`` and ``sqrt(hann) * 2H / W`` (periodic Hann,
+constant overlap-add at ``H = W/4`` or ``W/2``): with all masks 1 the output is the input,
+``W - H`` samples later. Output sample ``p`` of the stream is the estimate of input sample
+``p - latency_samples``, ``latency_samples = W - H`` (every frame covering that sample has been
+seen); the host's hop buffering (``H - 1``) comes on top, so a click comes back ``W - 1`` samples
+later in all: 255 samples, 11.6 ms, for ``W = 256`` at 22.05 kHz.
+
+State: the analysis cache ``stft.cache [B, 1, W - H]``, the body's (``gru.h`` ...), and the
+overlap-add tails ``ola [B, S, W - H]``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .conv import pointwise_conv
+from .frontend import _StreamingFramer
+from .bodies import body_layers
+from .streaming import ModelOutput, State, StreamingModel, StreamingSequential, sub_state, with_prefix
+
+STEMS = ("drums", "bass", "other", "melody")
+"""The stems of issue #15, in output order."""
+
+
+@dataclass(frozen=True)
+class SeparatorConfig:
+    sample_rate: int = 22050  # Hz
+    n_fft: int = 256  # window and DFT length, samples
+    hop_size: int = 64  # samples between frames (W/4 or W/2)
+    stems: tuple[str, ...] = STEMS
+    body: str = "gru"  # "gru", "lstm" or "tcn" (models.nets.body_layers)
+    width: int = 128  # RNN hidden size / TCN channels
+    num_layers: int = 2  # RNN layers
+    kernel_size: int = 3  # TCN taps
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32)  # TCN blocks
+    masks: str = "sigmoid"  # "sigmoid" (each stem on its own) or "consistent" (softmax: stems sum to the mix)
+    log_floor: float = 1e-8  # added to the power before the log
+
+
+def _windows(n_fft: int, hop: int) -> tuple[Tensor, Tensor]:
+    """(analysis, synthesis) windows ``[W]`` float64 whose product overlap-adds to 1 at ``hop``."""
+    if n_fft % hop or n_fft // hop not in (2, 4):
+        raise ValueError(f"n_fft {n_fft} must be 2 or 4 hops of {hop}")
+    hann = torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
+    analysis = hann.sqrt()
+    return analysis, analysis * (2.0 * hop / n_fft)
+
+
+class StreamingSTFT(_StreamingFramer):
+    """Causal complex STFT, one frame per hop: ``[B, 1, N] -> [B, 2K, N // hop]`` (real parts of
+    bins 0..K-1, then imaginary parts), ``K = W/2 + 1``, analysis window ``sqrt(hann)``.
+    State ``cache [B, 1, W - hop]``."""
+
+    def __init__(self, n_fft: int, hop: int) -> None:
+        super().__init__(n_fft, hop, 1)
+        analysis, _ = _windows(n_fft, hop)
+        n = torch.arange(n_fft, dtype=torch.float64)[None]
+        k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
+        phase = 2 * math.pi * ((k * n) % n_fft) / n_fft
+        basis = torch.cat([torch.cos(phase), -torch.sin(phase)]) * analysis  # [2K, W]
+        self.register_buffer("analysis_basis", basis.float()[:, None, :])
+        self.latency_samples = 0  # the separator declares its own (overlap-add) latency
+
+    def analyse(self, xx: Tensor) -> Tensor:
+        return torch.nn.functional.conv1d(xx, self.analysis_basis, stride=self.hop_size)
+
+
+class MaskSeparator(StreamingModel):
+    """``audio [B, 1, N] -> (stem_1 .. stem_S, state)``, each stem ``[B, 1, N]`` (module docstring)."""
+
+    family = "separator"
+
+    def __init__(self, config: SeparatorConfig) -> None:
+        super().__init__()
+        if config.masks not in ("sigmoid", "consistent"):
+            raise ValueError(f"SeparatorConfig.masks must be 'sigmoid' or 'consistent', got {config.masks!r}")
+        if config.body not in ("gru", "lstm", "tcn"):
+            raise ValueError(f"SeparatorConfig.body must be gru, lstm or tcn, got {config.body!r}")
+        self.config = config
+        w, h, s = config.n_fft, config.hop_size, len(config.stems)
+        self.sample_rate, self.channels, self.hop = config.sample_rate, 1, h
+        self.n_bins = w // 2 + 1
+        self.n_stems = s
+        self.stft = StreamingSTFT(w, h)
+        body, width = body_layers(config, self.n_bins)
+        self.net = StreamingSequential([*body, ("head", pointwise_conv(width, s * self.n_bins))])
+        _, synthesis = _windows(w, h)
+        n = torch.arange(w, dtype=torch.float64)[None]
+        k = torch.arange(self.n_bins, dtype=torch.float64)[:, None]
+        phase = 2 * math.pi * ((k * n) % w) / w
+        weight = torch.full((self.n_bins, 1), 2.0, dtype=torch.float64)
+        weight[0] = weight[-1] = 1.0  # DC and Nyquist appear once in the real inverse DFT
+        inverse = torch.cat([weight * torch.cos(phase), -weight * torch.sin(phase)]) / w * synthesis  # [2K, W]
+        self.register_buffer("synthesis_basis", inverse.float()[:, None, :])
+        self.tail = w - h
+        self.latency_samples = w - h
+        self.outputs = tuple(ModelOutput(name, "audio", h, (1,)) for name in config.stems)
+
+    def initial_state(self, batch: int = 1) -> State:
+        return {**with_prefix(self.stft.initial_state(batch), "stft"), **with_prefix(self.net.initial_state(batch), "net"),
+                "ola": torch.zeros(batch, self.n_stems, self.tail)}
+
+    def masks(self, spec: Tensor, state: State) -> tuple[Tensor, State]:
+        """Masks ``[B, S, K, T]`` in 0..1 for the complex frames ``spec [B, 2K, T]``."""
+        k = self.n_bins
+        power = spec[:, :k].square() + spec[:, k:].square()
+        logits, s = self.net(torch.log(power + self.config.log_floor), state)
+        logits = logits.reshape(logits.shape[0], self.n_stems, k, -1)
+        if self.config.masks == "consistent":
+            return torch.softmax(logits, dim=1), s
+        return torch.sigmoid(logits), s
+
+    def forward(self, audio: Tensor, state: State | None = None) -> tuple[Tensor, ...]:
+        self.check_inputs(audio, state)
+        state = self.fresh(audio, state)
+        spec, s_stft = self.stft(audio, sub_state(state, "stft"))  # [B, 2K, T]
+        masks, s_net = self.masks(spec, sub_state(state, "net"))
+        b, s, k, t = masks.shape
+        masked = (masks.unsqueeze(2) * spec.reshape(b, 1, 2, k, t)).reshape(b * s, 2 * k, t)
+        frames = torch.nn.functional.conv_transpose1d(masked, self.synthesis_basis, stride=self.hop)
+        frames = frames.reshape(b, s, -1)  # [B, S, (T - 1) * hop + W]: overlap-added
+        n = t * self.hop
+        head = frames[:, :, :self.tail] + state["ola"]
+        done = torch.cat([head, frames[:, :, self.tail:]], dim=2)  # [B, S, n + tail]
+        stems = tuple(done[:, i:i + 1, :n] for i in range(s))
+        new_state = {**with_prefix(s_stft, "stft"), **with_prefix(s_net, "net"), "ola": done[:, :, n:]}
+        return (*stems, new_state)
