@@ -30,7 +30,7 @@ def check_block(block: int) -> None:
 
 
 #: the tasks that open ``--model``
-MODEL_TASKS = ("pitch", "tags", "model")
+MODEL_TASKS = ("pitch", "tags", "separate", "model")
 
 
 def check_tasks(args) -> list[str]:

@@ -13,6 +13,7 @@ TASKS = {
     "pitch": "neural pitch (pitch-tcn v2, streaming TCN, 10 ms hop and latency, A0-C8); events f0_hz/voiced/confidence",
     "yin": "YIN pitch (DSP baseline, numba); events f0_hz/voiced/confidence",
     "tags": "instrument families sounding (streaming LSTM tagger, tags-lstm); events tags",
+    "separate": "drums, bass, other and melody as audio (streaming mask separator, 11.6 ms); events levels_dbfs",
     "model": "any exported model given with --model, raw outputs as events",
     "delay": "DSP delay line, 100 samples (audio only; callback-safe: may be placed inline)",
     "tone": "sine tone generator, 440 Hz at -12 dBFS (no input; may be placed ahead or inline)",
@@ -35,6 +36,8 @@ def build_processor(task: str, model: str | None = None) -> Processor:
         return _pitch_processor(model)
     if task == "tags":
         return _tags_processor(model)
+    if task == "separate":
+        return _separate_processor(model)
     if task == "delay":
         from .delay import DelayProcessor
 
@@ -59,6 +62,8 @@ PITCH_MODEL = "pitch-tcn"
 """Zoo name of the model ``--task pitch`` streams when no ``--model`` is given."""
 TAGS_MODEL = "tags-lstm"
 """Zoo name of the model ``--task tags`` streams when no ``--model`` is given."""
+SEPARATE_MODEL = "sep-gru"
+"""Zoo name of the model ``--task separate`` streams when no ``--model`` is given."""
 
 
 def _pitch_processor(model: str | None) -> Processor:
@@ -83,6 +88,22 @@ def _tags_processor(model: str | None) -> Processor:
 
     return TagsProcessor(_session(model, TAGS_MODEL, f"no tagging model shipped yet ({TAGS_MODEL}.onnx missing from "
                                                      f"rtmir/zoo); give one with --task tags --model PATH"))
+
+
+def _separate_processor(model: str | None) -> Processor:
+    """``SeparateProcessor`` over ``model`` (default: the shipped separator).
+
+    Raises:
+        UnknownTaskError: no model given and none shipped.
+    """
+    from .separate import SeparateProcessor
+
+    session = _session(model, SEPARATE_MODEL, f"no separation model shipped yet ({SEPARATE_MODEL}.onnx missing "
+                                              f"from rtmir/zoo); give one with --task separate --model PATH")
+    try:
+        return SeparateProcessor(session)
+    except ValueError as exc:
+        raise UnknownTaskError(str(exc)) from None
 
 
 def _session(model: str | None, default: str, missing: str):
