@@ -287,7 +287,7 @@
       260,
       34
      ],
-     "text": "/rtmir/tag/<name>, /rtmir/sep/<stem>: route them here by full address"
+     "text": "what no view routes: printed here by full address"
     }
    },
    {
@@ -803,6 +803,191 @@
      ],
      "text": "drums"
     }
+   },
+   {
+    "box": {
+     "id": "obj-69",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      620,
+      460,
+      420,
+      20
+     ],
+     "text": "stems view: /rtmir/sep/<stem> -> a slider per stem (-60..0 dBFS)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-70",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 5,
+     "patching_rect": [
+      620,
+      486,
+      560,
+      22
+     ],
+     "outlettype": [
+      "",
+      "",
+      "",
+      "",
+      ""
+     ],
+     "text": "route /rtmir/sep/drums /rtmir/sep/bass /rtmir/sep/other /rtmir/sep/melody"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-71",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "min": -60.0,
+     "size": 60.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      520,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-81",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      520,
+      160,
+      20
+     ],
+     "text": "drums"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-72",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "min": -60.0,
+     "size": 60.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      546,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-82",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      546,
+      160,
+      20
+     ],
+     "text": "bass"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-73",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "min": -60.0,
+     "size": 60.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      572,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-83",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      572,
+      160,
+      20
+     ],
+     "text": "other"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-74",
+     "maxclass": "slider",
+     "numinlets": 1,
+     "numoutlets": 1,
+     "outlettype": [
+      ""
+     ],
+     "orientation": 1,
+     "floatoutput": 1,
+     "min": -60.0,
+     "size": 60.0,
+     "parameter_enable": 0,
+     "patching_rect": [
+      620,
+      598,
+      160,
+      20
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-84",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      790,
+      598,
+      160,
+      20
+     ],
+     "text": "melody"
+    }
    }
   ],
   "lines": [
@@ -922,18 +1107,6 @@
      ],
      "destination": [
       "obj-21",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-21",
-      13
-     ],
-     "destination": [
-      "obj-15",
       0
      ]
     }
@@ -1090,6 +1263,78 @@
      ],
      "destination": [
       "obj-42",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-21",
+      13
+     ],
+     "destination": [
+      "obj-70",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-70",
+      0
+     ],
+     "destination": [
+      "obj-71",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-70",
+      1
+     ],
+     "destination": [
+      "obj-72",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-70",
+      2
+     ],
+     "destination": [
+      "obj-73",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-70",
+      3
+     ],
+     "destination": [
+      "obj-74",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-70",
+      4
+     ],
+     "destination": [
+      "obj-15",
       0
      ]
     }

@@ -30,6 +30,12 @@ def test_max_patch_is_valid_json_and_wired():
     sliders = {l["patchline"]["source"][1]: boxes[l["patchline"]["destination"][0]]["maxclass"]
                for l in patcher["lines"] if l["patchline"]["source"][0] == tag_route}
     assert all(sliders[k] == "slider" for k in range(len(TAGS))) and sliders[len(TAGS)] == "newobj"
+    # the stems view: /rtmir/sep/<stem> for the separator's four stems, each to a -60..0 dB slider
+    sep_route = next(i for t, i in by_text.items() if t and t.startswith("route /rtmir/sep/"))
+    assert boxes[sep_route]["text"].split()[1:] == [f"/rtmir/sep/{s}" for s in ("drums", "bass", "other", "melody")]
+    meters = [boxes[l["patchline"]["destination"][0]] for l in patcher["lines"]
+              if l["patchline"]["source"] == [sep_route, 0] or l["patchline"]["source"][0] == sep_route]
+    assert [m["maxclass"] for m in meters].count("slider") == 4 and all(m.get("min") == -60.0 for m in meters[:4])
 
 
 def test_pd_patch_wiring_and_default_port():
@@ -44,4 +50,5 @@ def test_pd_patch_wiring_and_default_port():
     from training.synth.activity import TAGS  # the tags view has a bar for every family of the tagger
 
     assert any(o.endswith("route " + " ".join(TAGS)) for o in objects)
-    assert sum(" hsl " in o for o in objects) == len(TAGS)
+    assert sum(" hsl " in o for o in objects) == len(TAGS) + 4  # and a meter per stem
+    assert any(o.endswith("route drums bass other melody") for o in objects)

@@ -152,12 +152,13 @@ def test_oscdump_immediate_and_future_bundles(oscdump):
     assert time.time() >= now + 0.3
 
 
-def test_pure_data_patch_parses_pitch_tags_and_status(pd):
+def test_pure_data_patch_parses_pitch_tags_stems_and_status(pd):
     with OscSink("127.0.0.1", pd.port, timetag_epoch=time.time()) as sink:
         sink.send([
             Event("pitch", 0.00, {"f0_hz": 261.6256, "voiced": True, "confidence": 0.8}),
             Event("tags", 0.00, {"tags": {"piano": 0.5, "drums": 0.125, "voice": 0.0625}}),
             Event("pitch", 0.01, {"f0_hz": 100.0, "voiced": False, "confidence": 0.3}),
+            Event("separate", 0.01, {"levels_dbfs": {"drums": -6.0, "bass": -12.5, "other": -30.0, "melody": -3.25}}),
         ])
         sink.status({"xruns": 4, "missed_hops": 1, "cpu_load": 0.5, "latency_ms": 7.25})
     pitch = [line.split(": ", 1)[1].split() for line in pd.wait_for(lambda line: line.startswith("rtmir-pitch:"), count=2)]
@@ -172,6 +173,10 @@ def test_pure_data_patch_parses_pitch_tags_and_status(pd):
     # the tags view: /rtmir/tag/<family> moves that family's bar, which passes its value on
     view = pd.wait_for(lambda line: line.startswith("rtmir-tagview:"), count=3)
     assert sorted(line.split(": ", 1)[1].replace("list ", "") for line in view) == ["drums 0.125", "piano 0.5", "voice 0.0625"]
+    # the stems view: /rtmir/sep/<stem> moves that stem's meter (-60..0 dBFS)
+    meters = pd.wait_for(lambda line: line.startswith("rtmir-sepview:"), count=4)
+    assert sorted(line.split(": ", 1)[1].replace("list ", "") for line in meters) == [
+        "bass -12.5", "drums -6", "melody -3.25", "other -30"]
     assert not [line for line in pd.seen if "error" in line.lower()], pd.seen
 
 
