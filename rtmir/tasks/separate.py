@@ -11,9 +11,9 @@ soloed only soloed stems sound). A change of the resulting gain is a linear ramp
 ``RAMP_MS`` from the gain being played, so it never clicks.
 
 Events (task "separate", result "levels", ``/rtmir/sep/<stem>``) carry per hop
-``{"levels_dbfs": {stem: RMS dBFS of the stem before its gain}}``, stamped with the instant the
-hop's stem audio begins to describe: ``(t0 + k * hop - latency_samples) / sample_rate`` (hops
-describing audio before the stream began are not sent).
+``{"levels_dbfs": {stem: RMS dBFS of the stem before its gain}}``, stamped with the instant at the
+centre of the input the hop's stem audio describes: ``(t0 + k * hop + hop / 2 - latency_samples) /
+sample_rate`` (hops describing audio before the stream began are not sent).
 """
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ class SeparateProcessor(Processor):
             start = t0 + k * hop - self.latency_samples
             if start < 0:
                 continue
-            events.append(Event(self.task, start / self.sample_rate,
+            events.append(Event(self.task, (start + hop / 2) / self.sample_rate,
                                 {"levels_dbfs": {s: levels[s][k] for s in self.stems}}))
         return events
 
