@@ -59,3 +59,22 @@ class Task(Protocol):
     def save_best(self, model: nn.Module, path: Path, record: dict[str, Any]) -> Path:
         """Write the best checkpoint to ``path`` with the training ``record``; return the path."""
         ...
+
+
+def warm_started(model: nn.Module, init_checkpoint: str) -> nn.Module:
+    """``model`` with the weights of ``init_checkpoint`` (a ``.safetensors`` checkpoint or an
+    exported ``.onnx``) when one is given, else ``model`` as it is.
+
+    Raises:
+        ValueError: the checkpoint holds another model config (``model.config`` must equal it).
+        export.checkpoint.CheckpointError: the file cannot be read.
+    """
+    if not init_checkpoint:
+        return model
+    from export.checkpoint import load_checkpoint
+
+    start_from = load_checkpoint(init_checkpoint)
+    if getattr(start_from, "config", None) != getattr(model, "config", None):
+        raise ValueError(f"init_checkpoint {init_checkpoint}: another model config")
+    model.load_state_dict(start_from.state_dict())
+    return model

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from export.checkpoint import load_checkpoint, save_checkpoint
+from export.checkpoint import save_checkpoint
 from models.separator import MaskSeparator
-from training.core.task import Validation
+from training.core.task import Validation, warm_started
 
 from .config import SeparateConfig
 from .crops import StemCrops
@@ -73,13 +73,7 @@ class SeparateTask:
 
     def build_model(self) -> MaskSeparator:
         """A fresh model, or ``init_checkpoint``'s weights (same model config, else ValueError)."""
-        model = MaskSeparator(self.config.model)
-        if self.config.init_checkpoint:
-            start_from = load_checkpoint(self.config.init_checkpoint)
-            if getattr(start_from, "config", None) != self.config.model:
-                raise ValueError(f"init_checkpoint {self.config.init_checkpoint}: another model config")
-            model.load_state_dict(start_from.state_dict())
-        return model
+        return warm_started(MaskSeparator(self.config.model), self.config.init_checkpoint)
 
     def batches(self, model: MaskSeparator) -> DataLoader:
         if self._loader is None:

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from export.checkpoint import load_checkpoint, save_checkpoint
+from export.checkpoint import save_checkpoint
 from models.nets import FrameModel
 from training.core import conditions
 from training.core.data import Clips
-from training.core.task import Validation
+from training.core.task import Validation, warm_started
 from training.synth.activity import TAGS
 
 from .config import TagsConfig
@@ -79,13 +79,7 @@ class TagsTask:
 
     def build_model(self) -> FrameModel:
         """A fresh model, or ``init_checkpoint``'s weights (same model config, else ValueError)."""
-        model = FrameModel(self.config.model)
-        if self.config.init_checkpoint:
-            start_from = load_checkpoint(self.config.init_checkpoint)
-            if getattr(start_from, "config", None) != self.config.model:
-                raise ValueError(f"init_checkpoint {self.config.init_checkpoint}: another model config")
-            model.load_state_dict(start_from.state_dict())
-        return model
+        return warm_started(FrameModel(self.config.model), self.config.init_checkpoint)
 
     def batches(self, model: FrameModel) -> DataLoader:
         if self._loader is None:  # one loader for the run (its workers persist across epochs)

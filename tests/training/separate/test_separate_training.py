@@ -75,17 +75,6 @@ def test_augmented_crops_keep_the_mix_the_sum_of_the_stems():
                for i in range(3) for s in range(0, 22050 - 11008 + 1))
 
 
-@pytest.fixture(scope="module")
-def band_set(tmp_path_factory):
-    from training.synth.__main__ import main as synth_main
-
-    out = tmp_path_factory.mktemp("sep-smoke") / "band"
-    rc = synth_main(["--kind", "band", "--split", "train", "--n", "6", "--duration", "3", "--seed", "5",
-                     "--out", str(out), "--workers", "1", "--no-augment", "--soundfont", "TimGM6mb"])
-    assert rc == 0
-    return out
-
-
 @pytest.mark.torch
 @pytest.mark.fluidsynth
 def test_a_few_steps_lower_the_loss_and_the_best_checkpoint_exports_streaming(band_set, tmp_path):

@@ -45,17 +45,6 @@ def test_targets_are_the_labels_at_each_output_instant():
     assert segments(np.array([[0, 1, 0, 0, 0, 0, 1]]), 3, "max").tolist() == [[1, 0]]
 
 
-@pytest.fixture(scope="module")
-def band_set(tmp_path_factory):
-    from training.synth.__main__ import main as synth_main
-
-    out = tmp_path_factory.mktemp("tags-smoke") / "band"
-    rc = synth_main(["--kind", "band", "--split", "train", "--n", "6", "--duration", "3", "--seed", "5",
-                     "--out", str(out), "--workers", "1", "--no-augment", "--soundfont", "TimGM6mb"])
-    assert rc == 0
-    return out
-
-
 @pytest.mark.torch
 @pytest.mark.fluidsynth
 def test_a_few_steps_lower_the_loss_and_the_best_checkpoint_exports_streaming(band_set, tmp_path):
