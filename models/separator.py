@@ -4,7 +4,7 @@ Family ``separator``. ``audio [B, 1, N] -> drums, bass, other, melody`` (each ``
 frame per hop::
 
     x ─ causal STFT (sqrt-Hann, W samples ending at the hop's last sample) ─ X [K bins, complex]
-      └ log power ─ 1x1 ─ body (GRU / LSTM / TCN) ─ 1x1 ─ mask logits [S stems, K]
+      └ log power ─ per-frame norm ─ body (GRU / LSTM / TCN) ─ 1x1 ─ mask logits [S stems, K]
     masks: sigmoid per stem, or a softmax over the stems ("consistent": the stems sum to the mix)
     stem s = overlap-add of the synthesis-windowed inverse DFT of (mask_s * X)
 
@@ -24,12 +24,12 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .conv import pointwise_conv
 from .frontend import _StreamingFramer
 from .bodies import body_layers
-from .streaming import ModelOutput, State, StreamingModel, StreamingSequential, sub_state, with_prefix
+from .streaming import ModelOutput, Pointwise, State, StreamingModel, StreamingSequential, sub_state, with_prefix
 
 STEMS = ("drums", "bass", "other", "melody")
 """The stems of issue #15, in output order."""
@@ -57,6 +57,22 @@ def _windows(n_fft: int, hop: int) -> tuple[Tensor, Tensor]:
     hann = torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
     analysis = hann.sqrt()
     return analysis, analysis * (2.0 * hop / n_fft)
+
+
+class FrameNorm(nn.Module):
+    """Per frame, the features less their mean over the feature axis, over their standard
+    deviation, then a learnt per-feature scale and offset: ``[B, F, T] -> [B, F, T]``. A gain on
+    the input shifts every log-power feature alike, so the normalised frame does not see it."""
+
+    def __init__(self, features: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(features, 1))
+        self.bias = nn.Parameter(torch.zeros(features, 1))
+        self.eps = eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        centred = x - x.mean(dim=1, keepdim=True)
+        return centred * torch.rsqrt(centred.square().mean(dim=1, keepdim=True) + self.eps) * self.weight + self.bias
 
 
 class StreamingSTFT(_StreamingFramer):
@@ -96,7 +112,8 @@ class MaskSeparator(StreamingModel):
         self.n_stems = s
         self.stft = StreamingSTFT(w, h)
         body, width = body_layers(config, self.n_bins)
-        self.net = StreamingSequential([*body, ("head", pointwise_conv(width, s * self.n_bins))])
+        self.net = StreamingSequential([("norm", Pointwise(FrameNorm(self.n_bins))), *body,
+                                        ("head", pointwise_conv(width, s * self.n_bins))])
         _, synthesis = _windows(w, h)
         n = torch.arange(w, dtype=torch.float64)[None]
         k = torch.arange(self.n_bins, dtype=torch.float64)[:, None]
