@@ -37,7 +37,8 @@ class SeparateConfig:
     patience: int = 6
     threads: int = 2
     loader_workers: int = 1
-    threshold_db: float = -30.0  # the loss's soft threshold: errors this far under the mix cost nothing more
+    loss: str = "l1"  # "l1" (waveform L1 over the mix's mean absolute value) or "sdr" (soft-thresholded SDR)
+    threshold_db: float = -30.0  # the sdr loss's soft threshold: errors this far under the mix cost nothing more
     augment: StemAugment = field(default_factory=StemAugment)
     init_checkpoint: str = ""  # start from these weights (.safetensors or an exported .onnx of the same model config)
 
@@ -56,6 +57,8 @@ def load_config(path: str | Path) -> SeparateConfig:
         config = config_from_dict(SeparateConfig, raw)
     except (CheckpointError, TypeError) as exc:
         raise ValueError(f"config {path}: {exc}") from exc
+    if config.loss not in ("l1", "sdr"):
+        raise ValueError(f"config {path}: loss must be 'l1' or 'sdr', got {config.loss!r}")
     if tuple(config.model.stems) != STEMS:
         raise ValueError(f"config {path}: the model's stems must be {list(STEMS)}")
     return config

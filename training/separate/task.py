@@ -1,10 +1,12 @@
 """The separation task on the training core: model, loss, batches, validation, checkpoint.
 
-Loss: per stem, the soft-thresholded negative SDR (dB) of the model's output against the stem
-``latency_samples`` earlier, ``10 log10(|s - y|^2 + t|x|^2) - 10 log10(|s|^2 + t|x|^2)`` with
-``t = 10^(threshold_db / 10)`` and ``x`` the mix (Wisdom et al. 2020): a silent stem costs the
-estimate's energy relative to the mix, an active one its error, and nothing is gained past
-``-threshold_db``; mean over stems and crops. Validation separates whole MuseScore_General clips
+Loss, of the model's output against each stem ``latency_samples`` earlier: ``l1`` (default), the
+mean absolute error over stems and samples divided by the mix's mean absolute value (per crop: the
+level does not matter), or ``sdr``, per stem the soft-thresholded negative SDR (dB)
+``10 log10(|s - y|^2 + t|x|^2) - 10 log10(|s|^2 + t|x|^2)`` with ``t = 10^(threshold_db / 10)``
+and ``x`` the mix (Wisdom et al. 2020), mean over stems and crops. With ``sdr`` a silent stem
+costs up to -threshold_db dB, so the model first learns which stems are absent (measured: -0.4 dB
+SI-SDRi after 5 minutes, against the ``l1`` run's figure in docs/results). Validation separates whole MuseScore_General clips
 offline and scores SI-SDR improvement over the mix per stem (``metrics``); the core maximises the
 mean over the four stems.
 """
@@ -51,6 +53,12 @@ def validate(model: MaskSeparator, clips: StemClips) -> dict:
     return summarise(per_clip, STEMS)
 
 
+def l1_loss(estimate: torch.Tensor, target: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error of ``estimate``/``target [B, S, n]`` over each crop's mix level (``mix [B, 1, n]``)."""
+    scale = mix.abs().mean(dim=(1, 2)) + 1e-8  # [B]
+    return ((target - estimate).abs().mean(dim=(1, 2)) / scale).mean()
+
+
 def thresholded_sdr_loss(estimate: torch.Tensor, target: torch.Tensor, mix: torch.Tensor,
                          threshold_db: float) -> torch.Tensor:
     """Mean soft-thresholded negative SDR (dB) of ``estimate``/``target [B, S, n]`` given ``mix [B, 1, n]``."""
@@ -89,8 +97,12 @@ class SeparateTask:
         model.train()
         d = model.latency_samples
         outs = torch.cat(model(mix)[:-1], dim=1)  # [B, S, n]: stem estimates, d samples late
-        loss = thresholded_sdr_loss(outs[..., d:], stems[..., :-d], mix[..., :-d], self.config.threshold_db)
-        return loss, {"neg_sdr_db": float(loss.detach())}
+        est, ref, x = outs[..., d:], stems[..., :-d], mix[..., :-d]
+        if self.config.loss == "sdr":
+            loss = thresholded_sdr_loss(est, ref, x, self.config.threshold_db)
+        else:
+            loss = l1_loss(est, ref, x)
+        return loss, {self.config.loss: float(loss.detach())}
 
     def validate(self, model: MaskSeparator) -> Validation:
         scores = validate(model, self.val)
