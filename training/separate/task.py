@@ -5,8 +5,8 @@ mean absolute error over stems and samples divided by the mix's mean absolute va
 level does not matter), or ``sdr``, per stem the soft-thresholded negative SDR (dB)
 ``10 log10(|s - y|^2 + t|x|^2) - 10 log10(|s|^2 + t|x|^2)`` with ``t = 10^(threshold_db / 10)``
 and ``x`` the mix (Wisdom et al. 2020), mean over stems and crops. With ``sdr`` a silent stem
-costs up to -threshold_db dB, so the model first learns which stems are absent (measured: -0.4 dB
-SI-SDRi after 5 minutes, against the ``l1`` run's figure in docs/results). Validation separates whole MuseScore_General clips
+costs up to -threshold_db dB, so the model first learns which stems are absent: in a 4-minute A/B
+of the GRU (32 validation clips) ``sdr`` reached -0.59 dB mean SI-SDRi and ``l1`` +2.66 dB. Validation separates whole MuseScore_General clips
 offline and scores SI-SDR improvement over the mix per stem (``metrics``); the core maximises the
 mean over the four stems.
 """
