@@ -24,7 +24,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("checkpoint", type=Path, help="a .safetensors checkpoint written by export.save_checkpoint")
     p.add_argument("--out", type=Path, required=True, help="the .onnx file to write (e.g. rtmir/zoo/NAME.onnx)")
     p.add_argument("--name", help="zoo name in the card (default: the output file's stem)")
-    p.add_argument("--task", default="test", help="card task: pitch, tags, separation, codec, generation, test")
+    p.add_argument("--task", default="test", help="card task: pitch, tags, separate, codec, generation, test")
     p.add_argument("--version", default="0.1.0", help="semantic version of the file")
     p.add_argument("--description", default="", help="one paragraph for `rtmir models`")
     p.add_argument("--evaluation", default="{}", help="JSON object of held-out figures for the card")

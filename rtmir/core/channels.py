@@ -31,9 +31,22 @@ def channel_map(src_channels: int, proc_channels: int) -> str:
     )
 
 
-def mean_into(src: np.ndarray, dst: np.ndarray) -> None:
+def mean_into(src: np.ndarray, dst: np.ndarray, acc: np.ndarray | None = None) -> None:
     """``dst[n] = mean over channels of src [C, n]`` without a temporary (``np.mean`` along an
-    axis allocates one block-sized buffer per call). Real-time safe."""
+    axis allocates one block-sized buffer per call). Real-time safe.
+
+    With ``acc`` (a float64 buffer of at least ``n``) the sum is taken in float64 and rounded
+    once: exact for identical channels (C copies of x give x, bit for bit), and the mean of
+    any float32 channels to within half an ulp."""
+    n = src.shape[1]
+    if acc is not None and src.shape[0] > 1:
+        a = acc[:n]
+        np.copyto(a, src[0])
+        for c in range(1, src.shape[0]):
+            np.add(a, src[c], out=a)
+        np.divide(a, src.shape[0], out=a)
+        np.copyto(dst, a, casting="same_kind")
+        return
     np.copyto(dst, src[0])
     for c in range(1, src.shape[0]):
         np.add(dst, src[c], out=dst)

@@ -62,7 +62,7 @@ PITCH_MODEL = "pitch-tcn"
 """Zoo name of the model ``--task pitch`` streams when no ``--model`` is given."""
 TAGS_MODEL = "tags-lstm"
 """Zoo name of the model ``--task tags`` streams when no ``--model`` is given."""
-SEPARATE_MODEL = "sep-gru"
+SEPARATE_MODEL = "sep-tcn"
 """Zoo name of the model ``--task separate`` streams when no ``--model`` is given."""
 
 

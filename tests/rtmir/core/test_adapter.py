@@ -112,3 +112,17 @@ def test_chain_latency_is_the_sum_and_an_impulse_shows_it(tmp_path, d1, h1, d2, 
     assert declared == (d1 or 1) + (d2 or 1) + (h1 - 1) + (h2 - 1)
     assert int(np.argmax(y[0])) == 100 + declared
     assert y[0].sum() == pytest.approx(1.0)
+
+
+def test_the_downmix_is_exact_for_identical_channels_and_within_half_an_ulp():
+    from rtmir.core.channels import mean_into
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(4096).astype(np.float32)
+    dst, acc = np.zeros(4096, np.float32), np.zeros(4096, np.float64)
+    mean_into(np.stack([x] * 6), dst, acc)
+    np.testing.assert_array_equal(dst, x)  # six copies of x average to x, bit for bit
+    many = rng.standard_normal((5, 4096)).astype(np.float32)
+    mean_into(many, dst, acc)
+    exact = many.astype(np.float64).mean(axis=0)
+    assert np.all(np.abs(dst - exact) <= 0.5 * np.spacing(np.abs(exact).astype(np.float32)) + 1e-12)
