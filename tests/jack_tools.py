@@ -26,7 +26,7 @@ JACKD = _jack.JackServer(SERVER, RATE, PERIOD).command
 
 
 class JackServer(_jack.JackServer):
-    """The test server: ``jackd -d dummy`` named ``rtmir_test``, 48 kHz, period 128, 2 in / 2 out.
+    """The test server: ``jackd -d dummy`` named ``rtmir_test``, 48 kHz, period 128, 2 in / 4 out.
 
     Requires ``ENV`` in ``os.environ`` (the fixture sets it).
     """
@@ -92,7 +92,7 @@ class CaptureSink:
 
 @pytest.fixture(scope="module")
 def jack_server():
-    """A running JACK dummy server (48 kHz, period 128, 2 in/2 out); PortAudio re-initialised to see it.
+    """A running JACK dummy server (48 kHz, period 128, 2 in/4 out); PortAudio re-initialised to see it.
 
     Never skipped: if jackd cannot start the fixture fails. Tests that kill the server must
     restart it (``jack_server.start()``) before they end.

@@ -137,32 +137,42 @@ def audio_latency(make_processors, cfg: E2EConfig, freewheel: bool) -> dict:
     signal, at = click_train(cfg)
     engine = Engine(make_processors(), [_NullSink()], miss_policy=cfg.miss_policy, placement=cfg.placement)
     ring_blocks = math.ceil((cfg.seconds + 0.5) * cfg.sample_rate / cfg.block) if freewheel else 2
-    host = LiveHost(block=cfg.block, sample_rate=cfg.sample_rate, output=True, output_latency_blocks=ring_blocks,
-                    ring_seconds=cfg.seconds + 4.0, watchdog_seconds=5.0,
+    channels = max([1] + [r.channel - 1 + (engine.graph.node(r.src.node).desc.output(r.src.port).width or 1)
+                          for r in engine.graph.routes if r.channel])  # every routed channel (four stems) is recorded
+    host = LiveHost(block=cfg.block, sample_rate=cfg.sample_rate, output=True, out_channels=channels,
+                    output_latency_blocks=ring_blocks, ring_seconds=cfg.seconds + 4.0, watchdog_seconds=5.0,
                     deadline_ms=math.inf if freewheel else cfg.deadline_ms)
     thread, stop, result = _run_in_thread(host, engine)
     player = Player(signal, host, cfg.server)
-    rec = Recorder(len(signal) + (ring_blocks + 4) * cfg.block + cfg.sample_rate // 4, cfg.server)
+    frames = len(signal) + (ring_blocks + 4) * cfg.block + cfg.sample_rate // 4
+    recs = [Recorder(frames, cfg.server, name=f"rtmir_rec{ch}") for ch in range(channels)]
     try:
         player.client.activate()
-        rec.client.activate()
+        for rec in recs:
+            rec.client.activate()
         wait_for(lambda: host.frames_in > 10 * cfg.block or "error" in result, 10, "first callbacks")
         if "error" in result:
             raise result["error"]
         player.wire_to_rtmir()
-        rec.wire_from_rtmir(0)
+        for ch, rec in enumerate(recs):
+            rec.wire_from_rtmir(ch)
         if freewheel:
             player.set_freewheel(True)
-        player.armed, rec.start_time = True, -1
-        wait_for(lambda: rec.pos >= len(rec.data) - cfg.block, 60, "the recording")
+        player.armed = True
+        for rec in recs:
+            rec.start_time = -1
+        wait_for(lambda: all(r.pos >= len(r.data) - cfg.block for r in recs), 60, "the recording")
     finally:
         if freewheel and player.freewheel_on:
             player.set_freewheel(False)
-        summary = _finish(thread, stop, result, [player.client, rec.client])
+        summary = _finish(thread, stop, result, [player.client] + [r.client for r in recs])
     declared = _declared_audio(engine, host, cfg)
-    lags = _click_lags(rec.data, at, rec.start_time - player.jack_time, declared["total_samples"], cfg)
+    per_channel = [_click_lags(r.data, at, r.start_time - player.jack_time, declared["total_samples"], cfg)
+                   for r in recs]
+    lags = per_channel[0]
     return {"mode": "freewheel" if freewheel else "realtime", "block": cfg.block, "clicks": int(len(at)),
             "clicks_back": int(len(lags)), "lags_samples": sorted(set(lags)), "lags_each": lags,
+            "lags_by_channel": [sorted(set(c)) for c in per_channel],
             "lag_ms_p50": 1000.0 * float(np.median(lags)) / cfg.sample_rate if lags else None,
             "declared": declared, "exact": bool(lags) and set(lags) == {declared["total_samples"]},
             "run": {k: summary.get(k) for k in RUN_KEYS}}

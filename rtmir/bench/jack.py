@@ -60,7 +60,7 @@ class JackServer:
     @property
     def command(self) -> list[str]:
         return ["jackd", "-n", self.name, "-R", "-P", "70", "-t", "2000", "-d", "dummy",
-                "-r", str(self.rate), "-p", str(self.period), "-C", "2", "-P", "2"]
+                "-r", str(self.rate), "-p", str(self.period), "-C", "2", "-P", "4"]  # 4 out: a separator's stems
 
     def answers(self, timeout_s: float = 0) -> bool:
         """Whether the server answers (``jack_wait -c`` now, or ``-w`` for up to ``timeout_s``)."""
