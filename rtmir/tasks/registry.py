@@ -12,7 +12,7 @@ class UnknownTaskError(ValueError):
 TASKS = {
     "pitch": "neural pitch (pitch-tcn v2, streaming TCN, 10 ms hop and latency, A0-C8); events f0_hz/voiced/confidence",
     "yin": "YIN pitch (DSP baseline, numba); events f0_hz/voiced/confidence",
-    "tags": "instrument families sounding (streaming LSTM tagger, tags-lstm); events tags",
+    "tags": "instrument families sounding (streaming TCN tagger, tags-tcn); events tags",
     "separate": "drums, bass, other and melody as audio (streaming mask separator, 11.6 ms); events levels_dbfs",
     "model": "any exported model given with --model, raw outputs as events",
     "delay": "DSP delay line, 100 samples (audio only; callback-safe: may be placed inline)",
@@ -60,7 +60,7 @@ def build_processor(task: str, model: str | None = None) -> Processor:
 
 PITCH_MODEL = "pitch-tcn"
 """Zoo name of the model ``--task pitch`` streams when no ``--model`` is given."""
-TAGS_MODEL = "tags-lstm"
+TAGS_MODEL = "tags-tcn"
 """Zoo name of the model ``--task tags`` streams when no ``--model`` is given."""
 SEPARATE_MODEL = "sep-tcn"
 """Zoo name of the model ``--task separate`` streams when no ``--model`` is given."""
@@ -79,7 +79,7 @@ def _pitch_processor(model: str | None) -> Processor:
 
 
 def _tags_processor(model: str | None) -> Processor:
-    """``TagsProcessor`` over ``model`` (default: the shipped tags-lstm).
+    """``TagsProcessor`` over ``model`` (default: the shipped tags-tcn).
 
     Raises:
         UnknownTaskError: no model given and none shipped.

@@ -1,6 +1,6 @@
 """Instrument tagging processor (``--task tags``): a streamed tagger + attack/release smoothing.
 
-The model (``rtmir/zoo/tags-lstm.onnx`` once shipped, trained by ``training/tags``) gives per hop
+The model (``rtmir/zoo/tags-tcn.onnx``, trained by ``training/tags``) gives per hop
 ``logits [1, n_tags, frames]``, one per instrument family (the card's labels, e.g. piano, bass,
 drums). The decoder turns each frame into probabilities (sigmoid) and smooths each family with
 a one-pole follower whose time constant is ``attack_ms`` while the probability rises and

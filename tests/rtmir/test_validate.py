@@ -32,7 +32,7 @@ def check(subject: Subject, name: str, strictness: int = 1):
 #: declared voicing_threshold default (0.5, constructed 0.65), the model processor's frame at
 #: t = -5 ms, a node after a delay stamping t < 0 — are fixed.
 KNOWN: dict[tuple[str, str], str] = {}
-TASKS = ["delay", "tone", "yin", "pitch", "tags", "model"]
+TASKS = ["delay", "tone", "yin", "pitch", "tags", "separate", "model"]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_latency_figures_compare_declared_with_measured(shipped):
 
 
 def test_a_raw_output_may_react_within_its_declared_look_ahead():
-    r = check(task_subject("model", "tags-lstm"), "latency")  # logits of a 64 ms window move before its centre
+    r = check(task_subject("model", "tags-tcn"), "latency")  # logits of a 64 ms window move before its centre
     assert r.status == "pass" and "raw output: within its declared look-ahead" in r.figure
     r = check(task_subject("tags", None), "latency")  # the decoded probabilities: the instant they describe
     assert r.status == "pass" and "raw output" not in r.figure
@@ -79,7 +79,8 @@ def test_the_command_line_lists_every_check_in_table_order():
 
 def test_all_is_every_buildable_task_and_every_zoo_model():
     subjects, notes = all_subjects()
-    assert [s.name for s in subjects] == ["pitch", "yin", "tags", "model:pitch-tcn", "model:tags-lstm", "delay", "tone"]
+    assert [s.name for s in subjects] == ["pitch", "yin", "tags", "separate", "model:pitch-tcn", "model:sep-tcn",
+                                          "model:tags-tcn", "delay", "tone"]
     assert notes == []  # a task whose model is not shipped would be named here with the reason
 
 

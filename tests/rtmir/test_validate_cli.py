@@ -72,4 +72,4 @@ def test_all_at_ci_strictness_passes(tmp_path):
     data = json.loads(out.read_text())
     failed = {(r["processor"].split(":")[0], r["check"]) for r in data["results"] if r["status"] == "fail"}
     assert failed == set(KNOWN) and r.returncode == (1 if KNOWN else 0), r.stdout[-3000:]
-    assert len(data["results"]) == 7 * len(CHECKS)  # pitch, yin, tags, model:pitch-tcn, model:tags-lstm, delay, tone
+    assert len(data["results"]) == 9 * len(CHECKS)  # pitch, yin, tags, separate, model: pitch-tcn, sep-tcn, tags-tcn; delay, tone

@@ -147,7 +147,7 @@ def test_reset_jumps_to_the_target_and_ports_name_the_stems(separators):
     assert desc.latency_samples == 128 and p.hop_size == 128
 
 
-def test_a_tags_model_is_refused_in_one_line(tmp_path):
+def test_a_pitch_model_is_refused_in_one_line(tmp_path):
     import soundfile as sf
 
     from rtmir.zoo import ZOO_DIR
@@ -155,5 +155,5 @@ def test_a_tags_model_is_refused_in_one_line(tmp_path):
     wav = tmp_path / "x.wav"
     sf.write(wav, _signal(0.5), RATE)
     r = subprocess.run([sys.executable, "-m", "rtmir", "stream", str(wav), "--task", "separate", "--model",
-                        str(ZOO_DIR / "tags-lstm.onnx")], capture_output=True, text=True, timeout=120)
+                        str(ZOO_DIR / "pitch-tcn.onnx")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "not a mono separator" in r.stderr and len(r.stderr.strip().splitlines()) == 1

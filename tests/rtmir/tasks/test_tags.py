@@ -154,6 +154,6 @@ def test_rtmir_stream_writes_tags_objects(tiny_tagger, tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) > 80 and all(row["task"] == "tags" and len(row["tags"]) == 13 for row in rows)
     r = subprocess.run([sys.executable, "-m", "rtmir", "stream", str(wav), "--task", "tags", "--jsonl", str(out)],
-                       capture_output=True, text=True, timeout=120)  # the shipped tags-lstm by default
+                       capture_output=True, text=True, timeout=120)  # the shipped tags-tcn by default
     assert r.returncode == 0, r.stderr
     assert len(json.loads(out.read_text().splitlines()[0])["tags"]) == 13

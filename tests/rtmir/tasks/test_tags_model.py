@@ -1,4 +1,4 @@
-"""The shipped tagger (``rtmir/zoo/tags-lstm.onnx``, or ``$RTMIR_TEST_TAGS_MODEL``) through the runtime.
+"""The shipped tagger (``rtmir/zoo/tags-tcn.onnx``, or ``$RTMIR_TEST_TAGS_MODEL``) through the runtime.
 
 Card, size, streaming = offline at any block (no torch), and an accuracy floor on freshly rendered
 MuseScore_General band pieces (a soundfont never trained on, seeds outside the validation set)
@@ -17,7 +17,7 @@ from rtmir.tasks.tags import TagsProcessor
 from rtmir.zoo import ZOO_DIR
 from stream_cli import stream_rows
 
-MODEL = Path(os.environ.get("RTMIR_TEST_TAGS_MODEL", ZOO_DIR / "tags-lstm.onnx"))
+MODEL = Path(os.environ.get("RTMIR_TEST_TAGS_MODEL", ZOO_DIR / "tags-tcn.onnx"))
 SR = 16000
 FAMILIES = ("piano", "chromatic_percussion", "organ", "guitar", "bass", "strings", "voice", "brass", "reed", "pipe",
             "synth_lead", "synth_pad", "drums")
@@ -32,7 +32,7 @@ def proc() -> TagsProcessor:
 
 def test_the_card_describes_a_small_streaming_tagger(proc):
     card = proc.session.card
-    assert (card.name, card.task, card.sample_rate, card.channels) == ("tags-lstm", "tags", SR, 1)
+    assert (card.name, card.task, card.sample_rate, card.channels) == ("tags-tcn", "tags", SR, 1)
     assert card.hop / SR <= 0.05 and card.latency_samples / SR <= 0.05  # a frame every <= 50 ms
     assert MODEL.stat().st_size <= 2e6
     assert tuple(proc.labels) == FAMILIES
