@@ -7,6 +7,7 @@ Every function here is real-time safe: it writes into arrays the caller prealloc
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 
 class ChannelError(ValueError):
@@ -31,27 +32,24 @@ def channel_map(src_channels: int, proc_channels: int) -> str:
     )
 
 
-def mean_into(src: np.ndarray, dst: np.ndarray, acc: np.ndarray | None = None) -> None:
-    """``dst[n] = mean over channels of src [C, n]`` without a temporary (``np.mean`` along an
-    axis allocates one block-sized buffer per call). Real-time safe.
+@njit(cache=True, nogil=True)
+def _mean_f64(src, dst):
+    c, n = src.shape
+    for i in range(n):
+        acc = 0.0  # float64: the sum of float32 channels, rounded once
+        for k in range(c):
+            acc += src[k, i]
+        dst[i] = acc / c
 
-    With ``acc`` (a float64 buffer of at least ``n``) the sum is taken in float64 and rounded
-    once: exact for identical channels (C copies of x give x, bit for bit), and the mean of
-    any float32 channels to within half an ulp."""
-    n = src.shape[1]
-    if acc is not None and src.shape[0] > 1:
-        a = acc[:n]
-        np.copyto(a, src[0])
-        for c in range(1, src.shape[0]):
-            np.add(a, src[c], out=a)
-        np.divide(a, src.shape[0], out=a)
-        np.copyto(dst, a, casting="same_kind")
-        return
-    np.copyto(dst, src[0])
-    for c in range(1, src.shape[0]):
-        np.add(dst, src[c], out=dst)
-    if src.shape[0] > 1:
-        np.multiply(dst, 1.0 / src.shape[0], out=dst)
+
+def mean_into(src: np.ndarray, dst: np.ndarray) -> None:
+    """``dst[n] = mean over channels of src [C, n]``, summed in float64 and rounded once: exact
+    for identical channels (C copies of x give x, bit for bit), within half an ulp otherwise.
+    No temporary, no allocation: real-time safe."""
+    if src.shape[0] == 1:
+        np.copyto(dst, src[0])
+    else:
+        _mean_f64(src, dst)
 
 
 def fit_channels(src: np.ndarray, dst: np.ndarray) -> None:

@@ -110,7 +110,6 @@ class Node:
             # the most one push (or a soxr flush of what it held) can give at the node's rate
             units = int(np.ceil((max_units + self.resampler_hold) * self.rate / host_rate)) + 8
         self._mono = np.zeros((1, max(max_units, 1)), np.float32)
-        self._mono_acc = np.zeros(max(max_units, 1), np.float64)  # the downmix's float64 sum
         self._copies = np.zeros((self.channels, max(max_units, 1)), np.float32)
         # prepare first: a processor's hop may depend on the rate it is given (YIN); it then
         # gets calls of at most ``spec.max_block`` samples (and at least one hop)
@@ -300,7 +299,7 @@ class Node:
         n = block.shape[1]
         if self._map == "mean":
             out = self._mono[:, :n]
-            mean_into(block, out[0], self._mono_acc)
+            mean_into(block, out[0])
             return out
         out = self._copies[:, :n]
         out[:] = block  # mono repeated onto every channel

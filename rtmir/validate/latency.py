@@ -31,7 +31,7 @@ their peak says what they passed, not when. A node none of whose ports responds 
 
 A raw model output (result "raw": ``--task model``) has no decoder that fixes which instant of
 its window it reports, so it only has to react within the look-ahead it declares:
-``-hop <= measured <= declared + hop``. tags-lstm's raw logits (a log-mel of a 64 ms window
+``-hop <= measured <= declared + hop``. tags-lstm 0.1.0's raw logits (a log-mel of a 64 ms window
 stamped at its centre) move half way when the onset is ~10 ms into the window, 10 ms measured
 against 32 declared; its ``--task tags`` probabilities measure 32 ms.
 
