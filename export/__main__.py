@@ -28,6 +28,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--version", default="0.1.0", help="semantic version of the file")
     p.add_argument("--description", default="", help="one paragraph for `rtmir models`")
     p.add_argument("--evaluation", default="{}", help="JSON object of held-out figures for the card")
+    p.add_argument("--part", help="export one part of a model that has parts (the codec: encoder, decoder)")
     p.add_argument("--exporter", choices=EXPORTERS, default="auto", help="torch exporter (auto: legacy for LSTM/GRU)")
     p.add_argument("--verify-hops", type=int, default=48, help="length of each verification signal, in hops")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max abs diff allowed")
@@ -40,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         evaluation = json.loads(args.evaluation)
         model = load_checkpoint(args.checkpoint)
+        if args.part:
+            if not hasattr(model, "part"):
+                raise CheckpointError(f"{args.checkpoint} holds a {model.family} model, which has no parts")
+            try:
+                model = model.part(args.part)
+            except ValueError as exc:
+                raise CheckpointError(str(exc)) from exc
         training = {**training_info(args.checkpoint), "export": export_provenance(argv)}
         fields = CardFields(name=args.name or args.out.stem, task=args.task, version=args.version,
                             description=args.description, training=training,

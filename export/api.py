@@ -47,7 +47,7 @@ def input_specs(model: StreamingModel) -> list[InputSpec]:
         InputSpec(i.name, i.kind, [1, *i.features, *([] if not i.per_hop else ["samples" if i.kind == "audio" else "frames"])],
                   "int64" if i.kind == "tokens" else "float32",
                   model.sample_rate * i.per_hop / model.hop if i.per_hop else None,
-                  list(i.labels) if i.labels else None)
+                  list(i.labels) if i.labels else None, i.vocab_size or None)
         for i in model.data_inputs
     ]
 

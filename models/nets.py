@@ -24,6 +24,7 @@ from .frontend import CQTConfig, LogMelConfig, StreamingCQT, StreamingLogMel
 from .pitch import PitchTCN, PitchTCNConfig
 from .rvq import ResidualVectorQuantizer, RVQConfig
 from .separator import MaskSeparator, SeparatorConfig
+from .spectral_codec import CodecDecoder, CodecEncoder, SpectralCodec, SpectralCodecConfig
 from .streaming import ModelOutput, State, StreamingModel, StreamingModule, StreamingSequential, sub_state, with_prefix
 from .transformer import TransformerConfig
 
@@ -143,6 +144,9 @@ FAMILIES: dict[str, tuple[type, type]] = {
     "codec": (CodecConfig, CodecModel),
     "pitch_tcn": (PitchTCNConfig, PitchTCN),  # models/pitch.py (issue #6)
     "separator": (SeparatorConfig, MaskSeparator),  # models/separator.py (issue #15)
+    "spectral_codec": (SpectralCodecConfig, SpectralCodec),  # models/spectral_codec.py (issue #16)
+    "codec_encoder": (SpectralCodecConfig, CodecEncoder),
+    "codec_decoder": (SpectralCodecConfig, CodecDecoder),
 }
 """family name -> (config dataclass, model class); checkpoints store the family and config."""
 

@@ -5,7 +5,8 @@ Stage q quantizes what the previous stages left over::
     r_0 = x;  c_q = argmin_k |r_q - E_q[k]|^2;  r_{q+1} = r_q - E_q[c_q];  x_hat = sum_q E_q[c_q]
 
 Quantization is frame-wise, so the quantizer has no streaming state: streaming = offline by
-construction, and the codes of a chunk depend only on that chunk's frames.
+construction, and the codes of a chunk depend only on that chunk's frames. ``decode`` reads the
+code ``codebook_size`` as a stage left out (lower bitrates send fewer stages).
 
 Training-time codebook learning is explicit, never hidden in ``forward``: call
 ``kmeans_init(x)`` once on a first batch, then ``ema_update(result)`` after each step with the
@@ -96,6 +97,12 @@ class EMAVectorQuantizer(nn.Module):
     def lookup(self, codes: Tensor) -> Tensor:
         return F.embedding(codes, self.codebook)
 
+    def lookup_or_zero(self, codes: Tensor) -> Tensor:
+        """``lookup``, with the code ``codebook_size`` (a stage left out, e.g. at a lower
+        bitrate) looked up as the zero vector."""
+        table = torch.cat([self.codebook, self.codebook.new_zeros(1, self.codebook.shape[1])])
+        return F.embedding(codes, table)
+
     @torch.no_grad()
     def set_codebook(self, centroids: Tensor) -> None:
         """Training only: replace the codebook (k-means init), resetting the EMA statistics."""
@@ -144,17 +151,21 @@ class ResidualVectorQuantizer(nn.Module):
         self.stages = nn.ModuleList([EMAVectorQuantizer(config) for _ in range(config.n_quantizers)])
         self.latency_samples = 0
 
-    def forward(self, x: Tensor) -> RVQResult:
+    def forward(self, x: Tensor, n_active: Tensor | None = None) -> RVQResult:
+        """Quantize ``x [B, D, T]`` through every stage; with ``n_active [B]`` (int, 1..n_q) item
+        ``b``'s ``quantized`` sums only its first ``n_active[b]`` stages (quantizer dropout: one
+        model for several bitrates). Codes, residuals and the commitment loss cover every stage."""
         b, d, t = x.shape
         residual = x.transpose(1, 2).reshape(b * t, d)  # [B*T, D]
         total = torch.zeros_like(residual)
         codes, residuals, loss = [], [], x.new_zeros(())
-        for stage in self.stages:
+        keep = None if n_active is None else n_active.repeat_interleave(t)[:, None]  # [B*T, 1]
+        for i, stage in enumerate(self.stages):
             c = stage.nearest(residual)
             q = stage.lookup(c)
             residuals.append(residual)
             loss = loss + F.mse_loss(residual, q.detach())
-            total = total + q
+            total = total + (q if keep is None else q * (keep > i).to(q.dtype))
             residual = residual - q
             codes.append(c)
         quantized = total.reshape(b, t, d).transpose(1, 2)
@@ -173,10 +184,11 @@ class ResidualVectorQuantizer(nn.Module):
         return torch.stack(codes, dim=1)
 
     def decode(self, codes: Tensor) -> Tensor:
-        """``codes [B, n_quantizers, T] -> [B, D, T]``: the sum of the chosen entries."""
-        total = self.stages[0].lookup(codes[:, 0])  # [B, T, D]
+        """``codes [B, n_quantizers, T] -> [B, D, T]``: the sum of the chosen entries; a stage
+        whose code is ``codebook_size`` (left out) adds nothing."""
+        total = self.stages[0].lookup_or_zero(codes[:, 0])  # [B, T, D]
         for q in range(1, len(self.stages)):
-            total = total + self.stages[q].lookup(codes[:, q])
+            total = total + self.stages[q].lookup_or_zero(codes[:, q])
         return total.transpose(1, 2)
 
     @torch.no_grad()

@@ -20,15 +20,14 @@ overlap-add tails ``ola [B, S, W - H]``.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from .conv import pointwise_conv
-from .frontend import _StreamingFramer
 from .bodies import body_layers
+from .stft import StreamingSTFT, overlap_add, synthesis_basis
 from .streaming import ModelOutput, Pointwise, State, StreamingModel, StreamingSequential, sub_state, with_prefix
 
 STEMS = ("drums", "bass", "other", "melody")
@@ -50,15 +49,6 @@ class SeparatorConfig:
     log_floor: float = 1e-8  # added to the power before the log
 
 
-def _windows(n_fft: int, hop: int) -> tuple[Tensor, Tensor]:
-    """(analysis, synthesis) windows ``[W]`` float64 whose product overlap-adds to 1 at ``hop``."""
-    if n_fft % hop or n_fft // hop not in (2, 4):
-        raise ValueError(f"n_fft {n_fft} must be 2 or 4 hops of {hop}")
-    hann = torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
-    analysis = hann.sqrt()
-    return analysis, analysis * (2.0 * hop / n_fft)
-
-
 class FrameNorm(nn.Module):
     """Per frame, the features less their mean over the feature axis, over their standard
     deviation, then a learnt per-feature scale and offset: ``[B, F, T] -> [B, F, T]``. A gain on
@@ -73,25 +63,6 @@ class FrameNorm(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         centred = x - x.mean(dim=1, keepdim=True)
         return centred * torch.rsqrt(centred.square().mean(dim=1, keepdim=True) + self.eps) * self.weight + self.bias
-
-
-class StreamingSTFT(_StreamingFramer):
-    """Causal complex STFT, one frame per hop: ``[B, 1, N] -> [B, 2K, N // hop]`` (real parts of
-    bins 0..K-1, then imaginary parts), ``K = W/2 + 1``, analysis window ``sqrt(hann)``.
-    State ``cache [B, 1, W - hop]``."""
-
-    def __init__(self, n_fft: int, hop: int) -> None:
-        super().__init__(n_fft, hop, 1)
-        analysis, _ = _windows(n_fft, hop)
-        n = torch.arange(n_fft, dtype=torch.float64)[None]
-        k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
-        phase = 2 * math.pi * ((k * n) % n_fft) / n_fft
-        basis = torch.cat([torch.cos(phase), -torch.sin(phase)]) * analysis  # [2K, W]
-        self.register_buffer("analysis_basis", basis.float()[:, None, :])
-        self.latency_samples = 0  # the separator declares its own (overlap-add) latency
-
-    def analyse(self, xx: Tensor) -> Tensor:
-        return torch.nn.functional.conv1d(xx, self.analysis_basis, stride=self.hop_size)
 
 
 class MaskSeparator(StreamingModel):
@@ -114,14 +85,7 @@ class MaskSeparator(StreamingModel):
         body, width = body_layers(config, self.n_bins)
         self.net = StreamingSequential([("norm", Pointwise(FrameNorm(self.n_bins))), *body,
                                         ("head", pointwise_conv(width, s * self.n_bins))])
-        _, synthesis = _windows(w, h)
-        n = torch.arange(w, dtype=torch.float64)[None]
-        k = torch.arange(self.n_bins, dtype=torch.float64)[:, None]
-        phase = 2 * math.pi * ((k * n) % w) / w
-        weight = torch.full((self.n_bins, 1), 2.0, dtype=torch.float64)
-        weight[0] = weight[-1] = 1.0  # DC and Nyquist appear once in the real inverse DFT
-        inverse = torch.cat([weight * torch.cos(phase), -weight * torch.sin(phase)]) / w * synthesis  # [2K, W]
-        self.register_buffer("synthesis_basis", inverse.float()[:, None, :])
+        self.register_buffer("synthesis_basis", synthesis_basis(w, h))
         self.tail = w - h
         self.latency_samples = w - h
         self.outputs = tuple(ModelOutput(name, "audio", h, (1,)) for name in config.stems)
@@ -147,11 +111,8 @@ class MaskSeparator(StreamingModel):
         masks, s_net = self.masks(spec, sub_state(state, "net"))
         b, s, k, t = masks.shape
         masked = (masks.unsqueeze(2) * spec.reshape(b, 1, 2, k, t)).reshape(b * s, 2 * k, t)
-        frames = torch.nn.functional.conv_transpose1d(masked, self.synthesis_basis, stride=self.hop)
-        frames = frames.reshape(b, s, -1)  # [B, S, (T - 1) * hop + W]: overlap-added
-        n = t * self.hop
-        head = frames[:, :, :self.tail] + state["ola"]
-        done = torch.cat([head, frames[:, :, self.tail:]], dim=2)  # [B, S, n + tail]
-        stems = tuple(done[:, i:i + 1, :n] for i in range(s))
-        new_state = {**with_prefix(s_stft, "stft"), **with_prefix(s_net, "net"), "ola": done[:, :, n:]}
+        done, tail = overlap_add(masked, self.synthesis_basis, self.hop, state["ola"].reshape(b * s, 1, self.tail))
+        done = done.reshape(b, s, -1)  # [B, S, T * hop]
+        stems = tuple(done[:, i:i + 1] for i in range(s))
+        new_state = {**with_prefix(s_stft, "stft"), **with_prefix(s_net, "net"), "ola": tail.reshape(b, s, self.tail)}
         return (*stems, new_state)

@@ -75,6 +75,7 @@ class InputSpec:
         frame_rate: steps per second along the time axis (``sample_rate`` for audio,
             ``sample_rate / hop`` for one token frame per hop); None for control values.
         labels: names along the non-time axis (e.g. control parameter names), or None.
+        vocab_size: tokens only: the values lie in ``0 .. vocab_size - 1`` (None: not declared).
     """
 
     name: str
@@ -83,6 +84,7 @@ class InputSpec:
     dtype: str = "float32"
     frame_rate: float | None = None
     labels: list[str] | None = None
+    vocab_size: int | None = None
 
     @property
     def timed(self) -> bool:
@@ -234,6 +236,8 @@ class ModelCard:
     def _validate_input(self, spec: InputSpec) -> None:
         if spec.kind not in INPUT_KINDS:
             raise CardError(f"input {spec.name!r} has unknown kind {spec.kind!r}; known: {list(INPUT_KINDS)}")
+        if spec.vocab_size is not None and (spec.kind != "tokens" or spec.vocab_size < 1):
+            raise CardError(f"input {spec.name!r}: vocab_size is for tokens inputs and must be positive")
         if spec.dtype not in _INPUT_DTYPE[spec.kind]:
             raise CardError(f"{spec.kind} input {spec.name!r} has dtype {spec.dtype!r}; "
                             f"it must be {' or '.join(_INPUT_DTYPE[spec.kind])}")

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ..bench.jack import JackError
+from ..codec.container import ContainerError
 from ..core.engine import Engine
 from ..core.graph import GraphError
 from ..core.channels import ChannelError
@@ -33,14 +34,15 @@ DEMO_CLIP = Path(__file__).resolve().parent.parent / "data" / "demo.flac"
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     AudioFileError, ModelError, OutputError, UnknownTaskError, ChannelError, UsageError, OscError,
-    AudioDeviceError, RateError, JackError, GraphError,
+    AudioDeviceError, RateError, JackError, GraphError, ContainerError,
 )
 
 
 def run(args) -> int:
     """Dispatch one parsed command; returns the exit code."""
     handler = {"demo": cmd_demo, "stream": cmd_stream, "live": cmd_live, "bench": cmd_bench,
-               "models": cmd_models, "devices": cmd_devices, "graph": cmd_graph, "validate": cmd_validate}[args.command]
+               "models": cmd_models, "devices": cmd_devices, "graph": cmd_graph, "validate": cmd_validate,
+               "codec": cmd_codec}[args.command]
     return handler(args)
 
 
@@ -230,6 +232,12 @@ def cmd_graph(args) -> int:
     engine.prepare(args.sample_rate, args.channels, args.block)
     print(graph_text(engine))
     return 0
+
+
+def cmd_codec(args) -> int:
+    from .codec import run as run_codec
+
+    return run_codec(args)
 
 
 def cmd_validate(args) -> int:

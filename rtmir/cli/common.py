@@ -30,7 +30,7 @@ def check_block(block: int) -> None:
 
 
 #: the tasks that open ``--model``
-MODEL_TASKS = ("pitch", "tags", "separate", "model")
+MODEL_TASKS = ("pitch", "tags", "separate", "codec", "codec_encode", "codec_decode", "model")
 
 
 def check_tasks(args) -> list[str]:

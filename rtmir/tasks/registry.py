@@ -14,6 +14,9 @@ TASKS = {
     "yin": "YIN pitch (DSP baseline, numba); events f0_hz/voiced/confidence",
     "tags": "instrument families sounding (streaming TCN tagger, tags-tcn); events tags",
     "separate": "drums, bass, other and melody as audio (streaming mask separator, 11.6 ms); events levels_dbfs",
+    "codec": "neural codec live, encode -> decode at 1.5-6 kbps (24 kHz, 13.3 ms); audio, tokens; events tokens",
+    "codec_encode": "the codec's encoder: audio -> tokens (a graph edge to codec_decode); events tokens",
+    "codec_decode": "the codec's decoder: tokens -> audio (lost frames concealed)",
     "model": "any exported model given with --model, raw outputs as events",
     "delay": "DSP delay line, 100 samples (audio only; callback-safe: may be placed inline)",
     "tone": "sine tone generator, 440 Hz at -12 dBFS (no input; may be placed ahead or inline)",
@@ -38,6 +41,8 @@ def build_processor(task: str, model: str | None = None) -> Processor:
         return _tags_processor(model)
     if task == "separate":
         return _separate_processor(model)
+    if task in ("codec", "codec_encode", "codec_decode"):
+        return _codec_processor(task, model)
     if task == "delay":
         from .delay import DelayProcessor
 
@@ -104,6 +109,24 @@ def _separate_processor(model: str | None) -> Processor:
         return SeparateProcessor(session)
     except ValueError as exc:
         raise UnknownTaskError(str(exc)) from None
+
+
+def _codec_processor(task: str, model: str | None) -> Processor:
+    """The codec processor of ``task`` over ``model`` (default: the shipped ``codec-enc``/``codec-dec`` pair).
+
+    Raises:
+        UnknownTaskError: no model given and none shipped.
+        ModelError: the files are not a codec pair.
+    """
+    from ..codec.files import CODEC_MODEL, CodecPair
+    from ..zoo import zoo_models
+    from .codec import CodecDecodeProcessor, CodecEncodeProcessor, CodecProcessor
+
+    if not model and f"{CODEC_MODEL}-enc" not in {p.stem for p in zoo_models()}:
+        raise UnknownTaskError(f"no codec shipped yet ({CODEC_MODEL}-enc.onnx missing from rtmir/zoo); "
+                               f"give one with --task {task} --model PATH/NAME-enc.onnx")
+    cls = {"codec": CodecProcessor, "codec_encode": CodecEncodeProcessor, "codec_decode": CodecDecodeProcessor}[task]
+    return cls(CodecPair.open(model))
 
 
 def _session(model: str | None, default: str, missing: str):

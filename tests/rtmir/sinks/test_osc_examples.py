@@ -36,6 +36,10 @@ def test_max_patch_is_valid_json_and_wired():
     meters = [boxes[l["patchline"]["destination"][0]] for l in patcher["lines"]
               if l["patchline"]["source"] == [sep_route, 0] or l["patchline"]["source"][0] == sep_route]
     assert [m["maxclass"] for m in meters].count("slider") == 4 and all(m.get("min") == -60.0 for m in meters[:4])
+    # the codec view: tokens to a message box, stages and lost to numbers
+    codec_route = next(i for t, i in by_text.items() if t and t.startswith("route /rtmir/codec/"))
+    assert boxes[codec_route]["text"].split()[1:] == ["/rtmir/codec/tokens", "/rtmir/codec/stages", "/rtmir/codec/lost"]
+    assert {l["patchline"]["source"][1] for l in patcher["lines"] if l["patchline"]["source"][0] == codec_route} == {0, 1, 2}
 
 
 def test_pd_patch_wiring_and_default_port():
@@ -52,3 +56,5 @@ def test_pd_patch_wiring_and_default_port():
     assert any(o.endswith("route " + " ".join(TAGS)) for o in objects)
     assert sum(" hsl " in o for o in objects) == len(TAGS) + 4  # and a meter per stem
     assert any(o.endswith("route drums bass other melody") for o in objects)
+    assert any(o.endswith("route pitch tags tag status sep codec") for o in objects)
+    assert any(o.endswith("route tokens stages lost") for o in objects)  # the codec view
