@@ -131,10 +131,10 @@ class _CodecParts(StreamingModel):
         new_state = {}
         if self.config.phase == "integrated":
             advance = self.bin_advance + math.pi * torch.tanh(out[:, k:2 * k])  # [B, K, T] radians per hop
-            running = state["phase"] + torch.cumsum(advance, dim=2)
+            running = state["phase"].double() + torch.cumsum(advance.double(), dim=2)  # float64: long clips
+            running = (running - _TWO_PI * torch.floor(running / _TWO_PI)).float()  # in [0, 2 pi), as streamed
             phase = running + out[:, 2 * k:]
-            last = running[:, :, -1:]
-            new_state["phase"] = last - _TWO_PI * torch.floor(last / _TWO_PI)  # kept in [0, 2 pi)
+            new_state["phase"] = running[:, :, -1:]
         else:
             phase = out[:, k:]
         spec = torch.cat([magnitude * torch.cos(phase), magnitude * torch.sin(phase)], dim=1)

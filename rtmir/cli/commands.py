@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..bench.jack import JackError
 from ..codec.container import ContainerError
+from ..codec.files import CodecError
 from ..core.engine import Engine
 from ..core.graph import GraphError
 from ..core.channels import ChannelError
@@ -34,7 +35,7 @@ DEMO_CLIP = Path(__file__).resolve().parent.parent / "data" / "demo.flac"
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     AudioFileError, ModelError, OutputError, UnknownTaskError, ChannelError, UsageError, OscError,
-    AudioDeviceError, RateError, JackError, GraphError, ContainerError,
+    AudioDeviceError, RateError, JackError, GraphError, ContainerError, CodecError,
 )
 
 

@@ -129,21 +129,26 @@ def read_header(f: BinaryIO) -> Header:
     fixed = start + _read(f, _FIXED.size - 4, 4, "the header")
     (_, version, size, codec_rate, source_rate, source_frames, hop, latency, stages, model_stages, bits, _,
      frames, per_block) = _FIXED.unpack(fixed)
-    if version != VERSION:
-        raise ContainerError(f"byte 4: .rtq version {version}; this rtmir reads version {VERSION}")
-    if size < _FIXED.size + 2 + _CRC.size:
-        raise ContainerError(f"byte 6: header size {size} is too small (damaged header)")
+    if size < _FIXED.size + 2 + _CRC.size or size > _FIXED.size + 2 + 2 * 255 + _CRC.size:
+        why = f".rtq version {version}; this rtmir reads version {VERSION}" if version != VERSION else \
+            f"header size {size} is impossible (damaged header)"
+        raise ContainerError(f"byte {4 if version != VERSION else 6}: {why}")
     rest = _read(f, size - _FIXED.size, _FIXED.size, "the header")
     body, crc = fixed + rest[:-_CRC.size], _CRC.unpack(rest[-_CRC.size:])[0]
+    if version != VERSION:  # another layout: its CRC says nothing to this reader
+        raise ContainerError(f"byte 4: .rtq version {version}; this rtmir reads version {VERSION}")
     if zlib.crc32(body) != crc:
         raise ContainerError(f"byte {size - _CRC.size}: header CRC mismatch (the header is damaged)")
     name_len = body[_FIXED.size]
+    if _FIXED.size + 2 + name_len > len(body) or _FIXED.size + 2 + name_len + body[_FIXED.size + 1 + name_len] \
+            != len(body):
+        raise ContainerError(f"byte {_FIXED.size}: the model name and version do not fill the header (damaged header)")
     name = body[_FIXED.size + 1:_FIXED.size + 1 + name_len]
     version_len = body[_FIXED.size + 1 + name_len]
     model_version = body[_FIXED.size + 2 + name_len:_FIXED.size + 2 + name_len + version_len]
     if not (0 < stages <= model_stages) or not (0 < bits <= 16) or not hop or not per_block or not codec_rate \
             or not source_rate:
-        raise ContainerError("the header's fields are inconsistent (damaged or not made by rtmir)")
+        raise ContainerError("byte 8: the header's fields are inconsistent (damaged or not made by rtmir)")
     return Header(codec_rate, source_rate, source_frames, hop, latency, stages, model_stages, bits, frames,
                   name.decode("utf-8", "replace"), model_version.decode("utf-8", "replace"), per_block)
 

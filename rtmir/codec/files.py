@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,14 @@ from ..session import ModelError, StreamingSession
 from ..sinks.output_path import PartFile, check_output
 from .conceal import Concealer
 from .container import ContainerError, Header, read_blocks, read_header, write_block, write_header
+
+class CodecError(ValueError):
+    """A request the codec cannot serve (a bitrate it does not have, an output it cannot write)."""
+
+
+class Stopped(Exception):
+    """``stop()`` said to stop: the output was discarded."""
+
 
 CODEC_MODEL = "codec"
 """Zoo name of the shipped codec: ``codec-enc.onnx`` and ``codec-dec.onnx``."""
@@ -57,6 +66,14 @@ class CodecPair:
     latency: int
     stages: int
     codebook_size: int
+    tokens_out: str = "tokens"
+    audio_out: str = "audio"
+    tokens_in: str = "tokens"
+
+    @property
+    def paths(self) -> tuple[Path, Path]:
+        """The encoder's and the decoder's files (inputs no output may replace)."""
+        return self.encoder.path, self.decoder.path
 
     @property
     def code_bits(self) -> int:
@@ -71,12 +88,12 @@ class CodecPair:
         """The number of stages that make ``kbps`` (within 1 %).
 
         Raises:
-            ValueError: not a bitrate of this codec (the message lists them).
+            CodecError: not a bitrate of this codec (the message lists them).
         """
         n = round(kbps / self.stage_kbps) if math.isfinite(kbps) else 0
         if not 1 <= n <= self.stages or abs(kbps - n * self.stage_kbps) > 0.01 * n * self.stage_kbps:
             allowed = ", ".join(f"{self.stage_kbps * (i + 1):g}" for i in range(self.stages))
-            raise ValueError(f"--kbps {kbps:g} is not a bitrate of codec {self.name}: use one of {allowed}")
+            raise CodecError(f"--kbps {kbps:g} is not a bitrate of codec {self.name}: use one of {allowed}")
         return n
 
     @classmethod
@@ -116,10 +133,12 @@ class CodecPair:
         stages = int(tokens_out[0].shape[1])
         vocab = tokens_in[0].vocab_size
         if (ec.sample_rate, ec.hop, ec.channels) != (dc.sample_rate, dc.hop, 1) or ec.channels != 1 \
-                or int(tokens_in[0].shape[1]) != stages or not vocab or vocab < 2 or ec.version != dc.version:
+                or int(tokens_in[0].shape[1]) != stages or not vocab or vocab < 2 or ec.version != dc.version \
+                or int(audio_out[0].shape[1]) != 1:
             raise ModelError(f"{ec.name} {ec.version} and {dc.name} {dc.version} do not fit each other "
                              f"(rate, hop, stages, vocabulary or version differ)")
-        return cls(enc, dec, name, ec.version, ec.sample_rate, ec.hop, dc.latency_samples, stages, vocab - 1)
+        return cls(enc, dec, name, ec.version, ec.sample_rate, ec.hop, dc.latency_samples, stages, vocab - 1,
+                   tokens_out[0].name, audio_out[0].name, tokens_in[0].name)
 
     def reset(self) -> None:
         self.encoder.reset()
@@ -127,13 +146,11 @@ class CodecPair:
 
     def encode_hop(self, audio: np.ndarray) -> np.ndarray:
         """Tokens ``[stages]`` of one hop of mono audio ``[hop]`` (a view: copy to keep)."""
-        out = self.encoder.process(audio[None])
-        return next(iter(out.values()))[0, :, 0]
+        return self.encoder.process(audio[None])[self.tokens_out][0, :, 0]
 
     def decode_hop(self, tokens: np.ndarray) -> np.ndarray:
         """One hop of audio ``[hop]`` from tokens ``[stages]`` (a view: copy to keep)."""
-        out = self.decoder.step({"tokens": tokens[:, None]})
-        return out["audio"][0, 0]
+        return self.decoder.step({self.tokens_in: tokens[:, None]})[self.audio_out][0, 0]
 
 
 @dataclass(frozen=True)
@@ -146,22 +163,32 @@ class DecodeReport:
 
 
 def _mono_blocks(path: Path):
-    """``(sample rate, frames, iterator of mono float32 blocks)`` of an audio file."""
+    """``(sample rate, iterator of mono float32 blocks)`` of an audio file (channels averaged as
+    the engine does: summed in float64, rounded once).
+
+    Raises (the iterator too): AudioFileError: missing, unreadable, empty or damaged mid-file.
+    """
     import soundfile as sf
 
-    from ..hosts.file_host import probe
+    from ..core.channels import mean_into
+    from ..hosts.file_host import AudioFileError, probe
 
     info = probe(path)
 
     def blocks():
-        with sf.SoundFile(str(path)) as f:
-            while True:
-                x = f.read(READ_BLOCK, dtype="float32", always_2d=True)
-                if not len(x):
-                    return
-                yield np.ascontiguousarray(x.mean(axis=1, dtype=np.float32))
+        try:
+            with sf.SoundFile(str(path)) as f:
+                while True:
+                    x = f.read(READ_BLOCK, dtype="float32", always_2d=True)
+                    if not len(x):
+                        return
+                    mono = np.empty(len(x), np.float32)
+                    mean_into(np.ascontiguousarray(x.T), mono)
+                    yield mono
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioFileError(f"cannot read audio file {path}: {exc}") from exc
 
-    return info.sample_rate, info.frames, blocks()
+    return info.sample_rate, blocks()
 
 
 class _Resampled:
@@ -181,42 +208,57 @@ class _Resampled:
         return self.push(np.zeros(self.r.hold_samples + 2, np.float32))
 
 
-def encode_file(src: str | Path, dst: str | Path, pair: CodecPair, kbps: float, inputs=()) -> Header:
+def expected_frames(source_frames: int, source_rate: int, codec_rate: int, latency: int, hop: int) -> int:
+    """Token frames that code ``source_frames`` samples at ``source_rate``: the codec-rate samples
+    they span plus the decoder's ``latency``, in whole hops."""
+    n_codec = -(-source_frames * codec_rate // source_rate)
+    return -(-(n_codec + latency) // hop)
+
+
+def encode_file(src: str | Path, dst: str | Path, pair: CodecPair, kbps: float, inputs=(),
+                stop: Callable[[], bool] | None = None) -> Header:
     """Encode the audio file ``src`` into the ``.rtq`` file ``dst`` at ``kbps``.
+
+    ``stop`` (polled every read block) ends the run early: the output is discarded, ``Stopped``.
 
     Raises:
         AudioFileError: ``src`` is missing, unreadable or empty.
-        OutputError: ``dst`` may not be written (an input, a link, a directory...).
-        ValueError: ``kbps`` is not one of the codec's bitrates.
+        OutputError: ``dst`` may not be written (an input, a model, a link, a directory...).
+        CodecError: ``kbps`` is not one of the codec's bitrates.
+        Stopped: ``stop()`` returned True.
     """
     stages = pair.stages_for(kbps)
-    target = check_output(dst, "output", inputs=(src, *inputs))
-    rate, frames_in, blocks = _mono_blocks(Path(src))
+    target = check_output(dst, "output", inputs=(src, *pair.paths, *inputs))
+    rate, blocks = _mono_blocks(Path(src))
     pair.reset()
     hop = pair.hop
-    header = Header(pair.sample_rate, rate, frames_in, hop, pair.latency, stages, pair.stages, pair.code_bits, 0,
+    header = Header(pair.sample_rate, rate, 0, hop, pair.latency, stages, pair.stages, pair.code_bits, 0,
                     pair.name, pair.version)
     out = PartFile(target, "wb", "output")
     try:
         write_header(out.file, header)
         res = _Resampled(rate, pair.sample_rate)
-        n_codec = -(-frames_in * pair.sample_rate // rate)  # codec-rate samples the file spans
-        total_frames = -(-(n_codec + pair.latency) // hop)
-        pending = np.zeros(0, np.float32)
         block = np.zeros((header.frames_per_block, stages), np.int64)
         filled = written = index = 0
+        n_read, total = 0, None  # total frames: known once the input has ended
 
         def chunks():
+            nonlocal n_read, total
             for x in blocks:
+                if stop is not None and stop():
+                    raise Stopped()
+                n_read += len(x)
                 yield res.push(x)
             yield res.flush()
+            total = expected_frames(n_read, rate, pair.sample_rate, pair.latency, hop)
             while True:  # silence after the file: the decoder's latency, then whole hops
                 yield np.zeros(hop * header.frames_per_block, np.float32)
 
+        pending = np.zeros(0, np.float32)
         for x in chunks():
-            pending = np.concatenate([pending, x]) if len(pending) else x
+            pending = np.concatenate([pending, x])
             k = 0
-            while k + hop <= len(pending) and written + filled < total_frames:
+            while k + hop <= len(pending) and (total is None or written + filled < total):
                 block[filled] = pair.encode_hop(pending[k:k + hop])[:stages]
                 filled += 1
                 k += hop
@@ -224,12 +266,12 @@ def encode_file(src: str | Path, dst: str | Path, pair: CodecPair, kbps: float, 
                     write_block(out.file, index, block, pair.code_bits)
                     written, filled, index = written + filled, 0, index + 1
             pending = pending[k:]
-            if written + filled >= total_frames:
+            if total is not None and written + filled >= total:
                 break
         if filled:
             write_block(out.file, index, block[:filled], pair.code_bits)
             written += filled
-        header = dataclasses.replace(header, frames=written)
+        header = dataclasses.replace(header, frames=written, source_frames=n_read)
         out.file.seek(0)
         write_header(out.file, header)
         out.commit()
@@ -238,7 +280,8 @@ def encode_file(src: str | Path, dst: str | Path, pair: CodecPair, kbps: float, 
     return header
 
 
-def decode_file(src: str | Path, dst: str | Path, pair: CodecPair, conceal: bool = False, inputs=()) -> DecodeReport:
+def decode_file(src: str | Path, dst: str | Path, pair: CodecPair, conceal: bool = False, inputs=(),
+                stop: Callable[[], bool] | None = None) -> DecodeReport:
     """Decode the ``.rtq`` file ``src`` into the WAV file ``dst`` (float32, the encoded file's rate
     and exact length, delay compensated).
 
@@ -246,20 +289,33 @@ def decode_file(src: str | Path, dst: str | Path, pair: CodecPair, conceal: bool
         ContainerError: ``src`` is not an ``.rtq`` file or is damaged (the byte offset is named;
             a block failing its CRC is concealed instead when ``conceal``).
         ModelError: the file was made by another codec or version than ``pair``.
+        CodecError: ``dst`` is not named ``.wav``.
         OutputError: ``dst`` may not be written.
+        Stopped: ``stop()`` (polled every block) returned True: the output was discarded.
     """
     import soundfile as sf
 
     src = Path(src)
     if not src.is_file():
         raise ContainerError(f"codec file not found: {src}")
-    target = check_output(dst, "output", inputs=(src, *inputs))
-    with open(src, "rb") as f:
+    if Path(dst).suffix.lower() != ".wav":
+        raise CodecError(f"output {dst}: decode writes WAV; name the output NAME.wav")
+    target = check_output(dst, "output", inputs=(src, *pair.paths, *inputs))
+    try:
+        f = open(src, "rb")
+    except OSError as exc:
+        raise ContainerError(f"cannot read {src}: {exc.strerror}") from None
+    with f:
         header = read_header(f)
         if (header.model, header.model_version) != (pair.name, pair.version) or header.hop != pair.hop \
-                or header.codec_rate != pair.sample_rate or header.model_stages != pair.stages:
+                or header.codec_rate != pair.sample_rate or header.model_stages != pair.stages \
+                or header.code_bits != pair.code_bits or header.latency != pair.latency:
             raise ModelError(f"{src} was made by codec {header.model} {header.model_version}; this is "
                              f"{pair.name} {pair.version}: decode it with the codec that made it")
+        want = expected_frames(header.source_frames, header.source_rate, header.codec_rate, header.latency, header.hop)
+        if header.frames != want:
+            raise ContainerError(f"{src}: byte 32: the header declares {header.frames} token frames for "
+                                 f"{header.source_frames} samples, which take {want} (damaged header)")
         offset = f.tell()
         pair.reset()
         hider = Concealer(pair.stages, pair.hop, pair.codebook_size)
@@ -271,6 +327,10 @@ def decode_file(src: str | Path, dst: str | Path, pair: CodecPair, conceal: bool
                 skip, left = header.latency, header.source_frames
                 hop_out = np.zeros(pair.hop, np.float32)
                 for frames, codes, problem in read_blocks(f, header, offset):
+                    if stop is not None and stop():
+                        raise Stopped()
+                    if codes is not None and codes.max(initial=0) >= pair.codebook_size:
+                        codes, problem = None, f"a block holds codes past {pair.codebook_size - 1} (damaged data)"
                     if codes is None and not conceal:
                         raise ContainerError(f"{src}: {problem}; decode with --conceal to conceal damaged blocks")
                     audio = np.zeros(frames * pair.hop, np.float32)
@@ -291,7 +351,7 @@ def decode_file(src: str | Path, dst: str | Path, pair: CodecPair, conceal: bool
                 y = res.flush()[:left]
                 wav.write(y)
                 left -= len(y)
-                if left > 0:  # the resampler's last fraction of a sample
+                if left > 0:  # the resampler's last fraction of a sample (frames were checked above)
                     wav.write(np.zeros(left, np.float32))
             out.commit()
         finally:

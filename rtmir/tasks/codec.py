@@ -6,7 +6,8 @@ The models are the shipped encoder/decoder pair (``rtmir.codec.files.CodecPair``
 block, so tokens are bit-identical at every block size and equal to ``rtmir codec encode``'s.
 
 Parameters (live over OSC, ``/rtmir/ctl/codec/kbps f 3``):
-    kbps    1.5 .. 6: the stages sent (rounded down to a whole stage; the rest are "left out")
+    kbps    1.5 .. 6: the stages sent (rounded down to whole stages of 1.5 kbps; the rest are "left
+            out"); ``params()`` reads back the value set
     loss    0 .. 1: probability that a frame is lost between encoder and decoder (a simulated
             network link, seeded: a run repeats); lost frames are concealed (hold the last frame,
             fade 6 dB per frame, ``rtmir.codec.conceal``) and counted
@@ -18,8 +19,9 @@ decoder's ``W - H`` = 160 samples (6.7 ms; 13.3 ms with the hop's buffering).
 
 Events (result "raw": ``/rtmir/codec/tokens i..``, ``/rtmir/codec/stages``, ``/rtmir/codec/lost``),
 one per token frame: ``{"tokens": [codes of every stage], "stages": sent, "lost": concealed so far}``,
-stamped ``(end of the frame's hop - latency) / sample_rate`` = ``(t0 + k * hop) / sample_rate``: the
-centre of the frame's analysis window (it covers the hop before and its own). ``codec_encode``
+stamped ``(end of the frame's hop - latency) / sample_rate`` (``(t0 + k * hop) / sample_rate`` for the
+shipped codec, whose latency is one hop: the centre of the frame's analysis window, which covers
+the hop before and its own). ``codec_encode``
 (latency 0) stamps the end of the hop, ``(t0 + (k + 1) * hop) / sample_rate``, and has no ``lost``.
 """
 from __future__ import annotations
@@ -53,6 +55,7 @@ class _CodecBase(Processor):
         self.concealer = Concealer(pair.stages, pair.hop, pair.codebook_size)
         self._rng = np.random.default_rng(LOSS_SEED)
         self._tokens = np.full(pair.stages, pair.codebook_size, np.int64)
+        self._hop = np.zeros(pair.hop, np.float32)  # one decoded hop (concealed even when not routed)
 
     def set_param(self, name: str, value: float) -> None:
         if name not in self._values:
@@ -81,9 +84,17 @@ class _CodecBase(Processor):
         return self.concealer.tokens(None if lost else tokens)
 
     def _event(self, t0: int, k: int, tokens: np.ndarray) -> Event:
-        return Event(self.task, (t0 + k * self.hop_size) / self.sample_rate,
+        return Event(self.task, (t0 + (k + 1) * self.hop_size - self.latency_samples) / self.sample_rate,
                      {"tokens": tokens.tolist(), "stages": int((tokens < self.pair.codebook_size).sum()),
                       "lost": self.concealer.lost})
+
+    def _decode(self, tokens: np.ndarray, out, k: int) -> None:
+        """Decode one frame, conceal, write hop ``k`` of the audio output if it is routed."""
+        self._hop[:] = self.pair.decode_hop(tokens)
+        self.concealer.apply(self._hop)
+        dst = out.get("audio") if isinstance(out, dict) else out
+        if dst is not None:
+            dst[0, k * self.hop_size:(k + 1) * self.hop_size] = self._hop
 
     def _check_rate(self, spec: ProcessSpec) -> None:
         if spec.sample_rate != self.sample_rate or spec.channels != 1:
@@ -126,11 +137,7 @@ class CodecProcessor(_CodecBase):
                 out["tokens"][:, k] = sent
             received = self._receive(sent)
             events.append(self._event(t0, k, sent))
-            audio = self.pair.decode_hop(received)
-            if isinstance(out, dict) and "audio" in out:
-                dst = out["audio"][0, k * hop:(k + 1) * hop]
-                dst[:] = audio
-                self.concealer.apply(dst)
+            self._decode(received, out, k)
         return events
 
 
@@ -194,12 +201,6 @@ class CodecDecodeProcessor(_CodecBase):
         self._reset_common()
 
     def process(self, block: np.ndarray, t0: int, out=None) -> list[Event]:
-        hop = self.hop_size
-        dst_all = out["audio"] if isinstance(out, dict) else out
         for k in range(block.shape[1]):
-            audio = self.pair.decode_hop(self._receive(block[:, k]))
-            if dst_all is not None:
-                dst = dst_all[0, k * hop:(k + 1) * hop]
-                dst[:] = audio
-                self.concealer.apply(dst)
+            self._decode(self._receive(block[:, k]), out, k)
         return []

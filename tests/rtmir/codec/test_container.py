@@ -128,4 +128,13 @@ def test_a_block_that_declares_too_many_frames_is_refused():
     broken = data[:header_size] + b"\xa5Z" + body + data[header_size + 8:]
     with pytest.raises(ContainerError, match="declares 9 frames"):
         _read_all(broken)
-    assert zlib.crc32(b"") == 0  # (the check above fails before any CRC is read)
+
+
+def test_name_lengths_that_overrun_the_header_are_refused_even_with_a_good_crc():
+    good = _header(20).pack()
+    body = bytearray(good[:-4])
+    fixed = 38  # the fixed part: the name length byte follows it
+    body[fixed] = 200  # the name would run past the header
+    broken = bytes(body) + zlib.crc32(bytes(body)).to_bytes(4, "little")
+    with pytest.raises(ContainerError, match="do not fill the header"):
+        read_header(io.BytesIO(broken))
