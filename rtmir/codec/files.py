@@ -98,7 +98,7 @@ class CodecPair:
 
     @classmethod
     def open(cls, model: str | None = None) -> CodecPair:
-        """Open ``model``: a zoo name (default ``codec``: ``codec-enc`` + ``codec-dec``) or the path
+        """Open ``model``: a zoo name (default ``codec``, or ``codec-enc``: ``codec-enc`` + ``codec-dec``) or the path
         of an encoder ``X-enc.onnx`` with its decoder ``X-dec.onnx`` beside it.
 
         Raises:
@@ -114,6 +114,7 @@ class CodecPair:
             name = base.name[:-len("-enc.onnx")]
         else:
             name = model or CODEC_MODEL
+            name = name[:-len("-enc")] if name.endswith("-enc") else name  # "codec-enc" names the pair too
             enc_path, dec_path = ZOO_DIR / f"{name}-enc.onnx", ZOO_DIR / f"{name}-dec.onnx"
         for p in (enc_path, dec_path):
             if not p.is_file():

@@ -28,11 +28,14 @@ def check(subject: Subject, name: str, strictness: int = 1):
 
 # -- the shipped processors ---------------------------------------------------------------------
 #: Real bugs the validator finds in shipped processors, as strict xfails (fixing one makes its test
-#: XPASS, which fails, so the entry goes with the fix). Empty: the three it found first — pitch's
+#: XPASS, which fails, so the entry goes with the fix). The three it found first — pitch's
 #: declared voicing_threshold default (0.5, constructed 0.65), the model processor's frame at
-#: t = -5 ms, a node after a delay stamping t < 0 — are fixed.
-KNOWN: dict[tuple[str, str], str] = {}
-TASKS = ["delay", "tone", "yin", "pitch", "tags", "separate", "model"]
+#: t = -5 ms, a node after a delay stamping t < 0 — are fixed; the codec's late impulse is not.
+KNOWN: dict[tuple[str, str], str] = {
+    ("codec", "latency"): "codec 0.1.0 returns an impulse 41-99 samples at 24 kHz (1.7-4.1 ms) after its declared "
+                          "W - H: its decoder smears a click over the frame; on music the envelope lags under 1.2 ms",
+}
+TASKS = ["delay", "tone", "yin", "pitch", "tags", "separate", "codec", "codec_encode", "model"]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ float WAV and returns a WAV of the same length, aligned:
   --rate 24000 --float`` (opus-tools; the ``.opus`` size, Ogg pages included, gives its kbps).
 
 Figures: the issue's mel distance (``metrics.mel_distance``; lower is better), SI-SDR, ViSQOL v3
-audio mode (``visqol-python``, 48 kHz, mixes only; with ``--visqol``), per clip then averaged over
+audio mode (``visqol-python``, 48 kHz; with ``--visqol N``, on the mixes of the first N pieces), per clip then averaged over
 the mixes and, separately, over the stems. CPU: encoder and decoder CPU seconds per second of audio,
 one hop per call and one thread, as the runtime runs them. Writes ``OUT/codec_eval.json`` and
 ``OUT/codec_eval.md``.
@@ -108,10 +108,11 @@ def visqol_moslqo(api, ref: np.ndarray, est: np.ndarray) -> float:
     return float(api.measure_from_arrays(r, e, 48000).moslqo)
 
 
-def evaluate(clips: list, wanted: dict, use_visqol: bool) -> dict:
+def evaluate(clips: list, wanted: dict, visqol_pieces: int = 0) -> dict:
     import soundfile as sf
 
-    api = _visqol() if use_visqol else None
+    api = _visqol() if visqol_pieces else None
+    scored = sorted({piece for piece, _, _ in clips})[:visqol_pieces]
     per: dict[str, list[dict]] = {m: [] for m in wanted}
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
@@ -128,7 +129,7 @@ def evaluate(clips: list, wanted: dict, use_visqol: bool) -> dict:
                     raise RuntimeError(f"{name} returned {len(y)} samples for {len(x)}")
                 row = {"piece": piece, "clip": what, "mel": mel_distance(x, y), "si_sdr": si_sdr(x, y),
                        "kbps_file": size * 8 / seconds / 1000, "wall_s_per_audio_s": wall / seconds}
-                if api is not None and what == "mix":
+                if api is not None and what == "mix" and piece in scored:
                     row["visqol"] = visqol_moslqo(api, x, y)
                 per[name].append(row)
     result = {}
@@ -195,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--seed", type=int, default=1501, help="set seed (default 1501: the separation evaluation's pieces)")
     ap.add_argument("--data-root", default="data", help="where the evaluation set is rendered")
-    ap.add_argument("--visqol", action="store_true", help="also score ViSQOL v3 audio mode on the mixes (slow)")
+    ap.add_argument("--visqol", type=int, default=0, metavar="N",
+                    help="also score ViSQOL v3 audio mode on the mixes of the first N pieces (about 6 s a score)")
     ap.add_argument("--no-cpu", action="store_true", help="skip the CPU measurement")
     ap.add_argument("--out", default="runs/codec/eval")
     args = ap.parse_args(argv)
@@ -210,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.candidate and not args.no_cpu:
         result["_cpu_s_per_audio_s"] = cpu(args.candidate, np.concatenate([c[2] for c in clips if c[1] == "mix"]))
     result["_meta"] = {"set": str(folder), "n": args.n, "seconds": args.seconds, "seed": args.seed, "rate": RATE,
+                       "visqol_pieces": args.visqol,
                        "candidate": args.candidate, "commit": git_commit(), "date": utc_now(), "machine": machine()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
