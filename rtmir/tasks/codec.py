@@ -17,7 +17,7 @@ Ports: ``codec``: audio in; audio (the decoded signal), tokens (``[stages, frame
 sent: stages left out hold the absent code ``codebook_size``) and events out. Latency: the
 decoder's ``W - H`` = 160 samples (6.7 ms; 13.3 ms with the hop's buffering).
 
-Events (result "raw": ``/rtmir/codec/tokens i..``, ``/rtmir/codec/stages``, ``/rtmir/codec/lost``),
+Events (result "raw": ``/rtmir/codec/tokens f f f f``, ``/rtmir/codec/stages``, ``/rtmir/codec/lost``),
 one per token frame: ``{"tokens": [codes of every stage], "stages": sent, "lost": concealed so far}``,
 stamped ``(end of the frame's hop - latency) / sample_rate`` (``(t0 + k * hop) / sample_rate`` for the
 shipped codec, whose latency is one hop: the centre of the frame's analysis window, which covers
@@ -83,10 +83,19 @@ class _CodecBase(Processor):
         lost = loss > 0.0 and self._rng.random() < loss
         return self.concealer.tokens(None if lost else tokens)
 
-    def _event(self, t0: int, k: int, tokens: np.ndarray) -> Event:
-        return Event(self.task, (t0 + (k + 1) * self.hop_size - self.latency_samples) / self.sample_rate,
-                     {"tokens": tokens.tolist(), "stages": int((tokens < self.pair.codebook_size).sum()),
-                      "lost": self.concealer.lost})
+    def _encode(self, block: np.ndarray, k: int, out) -> np.ndarray:
+        """Encode hop ``k`` of ``block``; the tokens as sent, also written to the tokens port if routed."""
+        hop = self.hop_size
+        sent = self._send(self.pair.encode_hop(block[0, k * hop:(k + 1) * hop]))
+        if isinstance(out, dict) and "tokens" in out:
+            out["tokens"][:, k] = sent
+        return sent
+
+    def _event(self, t0: int, k: int, tokens: np.ndarray, lost: bool) -> Event:
+        values = {"tokens": tokens.tolist(), "stages": int((tokens < self.pair.codebook_size).sum())}
+        if lost:
+            values["lost"] = self.concealer.lost
+        return Event(self.task, (t0 + (k + 1) * self.hop_size - self.latency_samples) / self.sample_rate, values)
 
     def _decode(self, tokens: np.ndarray, out, k: int) -> None:
         """Decode one frame, conceal, write hop ``k`` of the audio output if it is routed."""
@@ -132,11 +141,9 @@ class CodecProcessor(_CodecBase):
         hop = self.hop_size
         events = []
         for k in range(block.shape[1] // hop):
-            sent = self._send(self.pair.encode_hop(block[0, k * hop:(k + 1) * hop]))
-            if isinstance(out, dict) and "tokens" in out:
-                out["tokens"][:, k] = sent
+            sent = self._encode(block, k, out)
             received = self._receive(sent)
-            events.append(self._event(t0, k, sent))
+            events.append(self._event(t0, k, sent, lost=True))
             self._decode(received, out, k)
         return events
 
@@ -168,11 +175,7 @@ class CodecEncodeProcessor(_CodecBase):
         hop = self.hop_size
         events = []
         for k in range(block.shape[1] // hop):
-            sent = self._send(self.pair.encode_hop(block[0, k * hop:(k + 1) * hop]))
-            if isinstance(out, dict) and "tokens" in out:
-                out["tokens"][:, k] = sent
-            events.append(Event(self.task, (t0 + (k + 1) * hop) / self.sample_rate,
-                                {"tokens": sent.tolist(), "stages": self.stages_sent}))
+            events.append(self._event(t0, k, self._encode(block, k, out), lost=False))
         return events
 
 

@@ -1,10 +1,8 @@
-"""One codec training run on the training core (``training.core.loop.fit``)."""
+"""One codec training run on the training core (``training.core.loop.fit``), on the separation's stems."""
 from __future__ import annotations
 
-from training.core.cli import loop_config
-from training.core.loop import RunResult, fit
-from training.core.provenance import dataset_record, training_record
-from training.separate.data import GROUPS, load_stems
+from training.core.loop import RunResult
+from training.separate.train import train_on_stems
 
 from .config import CodecTrainConfig
 from .task import CodecTask
@@ -18,11 +16,4 @@ def train(config: CodecTrainConfig, command: str = "") -> RunResult:
         ValueError: ``out_dir`` holds an interrupted run of another config.
         FileNotFoundError: a data folder is not a synth dataset.
     """
-    rate = config.model.sample_rate
-    train_clips = load_stems(config.train_dir, rate, config.cache_dir, config.train_clips or None)
-    val = load_stems(config.val_dir, rate, config.cache_dir, config.val_clips)
-    datasets = {"train": dataset_record(config.train_dir), "val": dataset_record(config.val_dir)}
-    recipe = "; ".join(f"{k}: {d['command']}" for k, d in datasets.items() if d)
-    record = training_record(command, recipe, config.seed, config, datasets=datasets, stem_groups=GROUPS,
-                             train_clips=len(train_clips.stems), val_clips=len(val.stems))
-    return fit(CodecTask(config, train_clips, val), loop_config(config), record)
+    return train_on_stems(config, CodecTask, command)

@@ -11,6 +11,11 @@ from .task import SeparateTask
 
 
 def train(config: SeparateConfig, command: str = "") -> RunResult:
+    """Train the separator (``train_on_stems`` with ``SeparateTask``)."""
+    return train_on_stems(config, SeparateTask, command)
+
+
+def train_on_stems(config, task_cls, command: str = "") -> RunResult:
     """Train (or resume an interrupted run in ``out_dir``); write ``best.safetensors`` and
     ``history.jsonl`` under ``out_dir``. The record keeps both datasets' manifests and the stem groups.
 
@@ -25,4 +30,4 @@ def train(config: SeparateConfig, command: str = "") -> RunResult:
     recipe = "; ".join(f"{k}: {d['command']}" for k, d in datasets.items() if d)
     record = training_record(command, recipe, config.seed, config, datasets=datasets, stem_groups=GROUPS,
                              train_clips=len(train_clips.stems), val_clips=len(val.stems))
-    return fit(SeparateTask(config, train_clips, val), loop_config(config), record)
+    return fit(task_cls(config, train_clips, val), loop_config(config), record)

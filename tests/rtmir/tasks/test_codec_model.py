@@ -22,8 +22,9 @@ from rtmir.zoo import ZOO_DIR
 ENCODER = Path(os.environ.get("RTMIR_TEST_CODEC_MODEL", ZOO_DIR / f"{CODEC_MODEL}-enc.onnx"))
 MODEL_ARGS = ["--model", str(ENCODER)] if "RTMIR_TEST_CODEC_MODEL" in os.environ else []
 RATE = 24000
-# codec 0.1.0 measured MEL_MEASURED on the piece below; only a regression fails
-MEL_CEILING = float(os.environ.get("RTMIR_TEST_CODEC_MEL_CEILING", "0.40"))
+# codec 0.1.0 measured 0.078 on the piece below (a band piece with rests: lower than the 0.244 of the
+# evaluation's dense mixes); only a regression fails
+MEL_CEILING = float(os.environ.get("RTMIR_TEST_CODEC_MEL_CEILING", "0.15"))
 
 pytestmark = pytest.mark.skipif(not ENCODER.is_file(), reason=f"no codec shipped ({ENCODER} missing)")
 
