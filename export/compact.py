@@ -20,17 +20,24 @@ SUFFIX = "dft_basis"
 MATCH_TOLERANCE = 1e-5
 
 
-def windowed_dft_basis(window: int) -> np.ndarray:
-    """The conv frontend's basis for a ``window``-sample frame: ``[2K, 1, W]`` float32, ``K = W//2+1``."""
+SQRT_SUFFIX = "analysis_basis"
+"""The causal STFT's basis (``models.stft.StreamingSTFT``): the same, windowed by ``sqrt(hann)``."""
+
+
+def windowed_dft_basis(window: int, sqrt: bool = False) -> np.ndarray:
+    """The conv frontend's basis for a ``window``-sample frame: ``[2K, 1, W]`` float32, ``K = W//2+1``
+    (``sqrt``: windowed by the square root of the periodic Hann window, as the causal STFT's)."""
     t = np.arange(window)
     k = np.arange(window // 2 + 1)[:, None]
     phase = 2 * np.pi * ((k * t) % window) / window
     hann = 0.5 - 0.5 * np.cos(2 * np.pi * t / window)
+    if sqrt:
+        hann = np.sqrt(hann)
     return (np.concatenate([np.cos(phase), -np.sin(phase)]) * hann).astype(np.float32)[:, None, :]
 
 
-def _basis_nodes(name: str, window: int) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
-    """Nodes computing ``windowed_dft_basis(window)`` into the tensor ``name``."""
+def _basis_nodes(name: str, window: int, sqrt: bool = False) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """Nodes computing ``windowed_dft_basis(window, sqrt)`` into the tensor ``name``."""
     p = f"{name}__gen"
     consts = {
         "zero": np.array(0, np.int64), "one": np.array(1, np.int64), "w": np.array(window, np.int64),
@@ -57,7 +64,8 @@ def _basis_nodes(name: str, window: int) -> tuple[list[onnx.NodeProto], list[onn
         n("Cos", [f"{p}_wphase"], [f"{p}_wcos"]),
         n("Mul", [f"{p}_wcos", c["half"]], [f"{p}_whalf"]),
         n("Sub", [c["half"], f"{p}_whalf"], [f"{p}_hann"]),  # periodic Hann [W]
-        n("Mul", [f"{p}_trig", f"{p}_hann"], [f"{p}_basis"]),
+        *([n("Sqrt", [f"{p}_hann"], [f"{p}_sqrthann"])] if sqrt else []),
+        n("Mul", [f"{p}_trig", f"{p}_sqrthann" if sqrt else f"{p}_hann"], [f"{p}_basis"]),
         n("Unsqueeze", [f"{p}_basis", c["axis1"]], [name]),  # [2K, 1, W]
     ]
     return nodes, inits
@@ -66,19 +74,22 @@ def _basis_nodes(name: str, window: int) -> tuple[list[onnx.NodeProto], list[onn
 def compute_dft_bases(proto: onnx.ModelProto) -> list[str]:
     """Replace every stored windowed DFT basis in ``proto`` (in place) by nodes computing it.
 
-    Returns the names replaced. An initializer named ``*dft_basis`` that differs from
-    ``windowed_dft_basis`` by more than 1e-5 is left as it is.
+    Returns the names replaced. An initializer named ``*dft_basis`` (Hann) or ``*analysis_basis``
+    (sqrt-Hann, the causal STFT's) that differs from ``windowed_dft_basis`` by more than 1e-5 is
+    left as it is.
     """
     graph = proto.graph
     replaced = []
     for init in list(graph.initializer):
         dims = list(init.dims)
-        if not (init.name.endswith(SUFFIX) and len(dims) == 3 and dims[1] == 1 and dims[0] == 2 * (dims[2] // 2 + 1)):
+        sqrt = init.name.endswith(SQRT_SUFFIX)
+        if not ((init.name.endswith(SUFFIX) or sqrt) and len(dims) == 3 and dims[1] == 1
+                and dims[0] == 2 * (dims[2] // 2 + 1)):
             continue
         stored = numpy_helper.to_array(init)
-        if np.abs(stored - windowed_dft_basis(dims[2])).max() > MATCH_TOLERANCE:
+        if np.abs(stored - windowed_dft_basis(dims[2], sqrt)).max() > MATCH_TOLERANCE:
             continue
-        nodes, inits = _basis_nodes(init.name, dims[2])
+        nodes, inits = _basis_nodes(init.name, dims[2], sqrt)
         graph.initializer.remove(init)
         graph.initializer.extend(inits)
         for i, node in enumerate(nodes):

@@ -45,3 +45,26 @@ def test_an_exported_conv_tagger_stores_no_basis_and_runs_as_before(tmp_path):
     assert compute_dft_bases(odd) == []
     sess = ort.InferenceSession(str(path))
     assert sess.get_inputs()[0].name == "audio"
+
+
+def test_the_causal_stfts_sqrt_hann_basis_is_computed_too(tmp_path):
+    import torch
+
+    from export.api import CardFields, export_model
+    from models.rvq import RVQConfig
+    from models.spectral_codec import CodecEncoder, SpectralCodecConfig
+    from models.stft import StreamingSTFT
+
+    np.testing.assert_allclose(windowed_dft_basis(320, sqrt=True), StreamingSTFT(320, 160).analysis_basis.numpy(),
+                               atol=1e-6)
+    torch.manual_seed(0)
+    encoder = CodecEncoder(SpectralCodecConfig(width=8, encoder_dilations=(1,),
+                                               rvq=RVQConfig(dim=4, n_quantizers=2, codebook_size=16)))
+    x = torch.randn(2, 1, 160 * 40) * 0.1
+    with torch.no_grad():  # codebooks on the latents, so that codes are not near-ties of random entries
+        latent, _ = encoder._encode_frames(x, encoder.fresh(x, None))
+        encoder.rvq.kmeans_init(latent, torch.Generator().manual_seed(0))
+    path = tmp_path / "enc.onnx"
+    export_model(encoder, CardFields(name="enc", task="codec"), path)  # verifies ORT = torch, tokens exact
+    proto = onnx.load(str(path))
+    assert not any(i.name.endswith("analysis_basis") for i in proto.graph.initializer)
