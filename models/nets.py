@@ -26,6 +26,7 @@ from .rvq import ResidualVectorQuantizer, RVQConfig
 from .separator import MaskSeparator, SeparatorConfig
 from .spectral_codec import CodecDecoder, CodecEncoder, SpectralCodec, SpectralCodecConfig
 from .streaming import ModelOutput, State, StreamingModel, StreamingModule, StreamingSequential, sub_state, with_prefix
+from .token_lm import TokenLM, TokenLMConfig
 from .transformer import TransformerConfig
 
 
@@ -147,6 +148,7 @@ FAMILIES: dict[str, tuple[type, type]] = {
     "spectral_codec": (SpectralCodecConfig, SpectralCodec),  # models/spectral_codec.py (issue #16)
     "codec_encoder": (SpectralCodecConfig, CodecEncoder),
     "codec_decoder": (SpectralCodecConfig, CodecDecoder),
+    "token_lm": (TokenLMConfig, TokenLM),  # models/token_lm.py (issue #17)
 }
 """family name -> (config dataclass, model class); checkpoints store the family and config."""
 
