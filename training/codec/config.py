@@ -1,12 +1,11 @@
 """The codec training configuration: a frozen dataclass, read from a JSON file (no code executed)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from export.checkpoint import CheckpointError, config_from_dict
 from models.spectral_codec import SpectralCodecConfig
+from training.core.cli import read_config
 from training.separate.crops import StemAugment
 
 
@@ -46,16 +45,5 @@ class CodecTrainConfig:
 
 
 def load_config(path: str | Path) -> CodecTrainConfig:
-    """Read a ``CodecTrainConfig`` from JSON (fields left out keep their defaults).
-
-    Raises:
-        ValueError: not JSON, or a field unknown to the config.
-    """
-    try:
-        raw = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read config {path}: {exc}") from exc
-    try:
-        return config_from_dict(CodecTrainConfig, raw)
-    except (CheckpointError, TypeError) as exc:
-        raise ValueError(f"config {path}: {exc}") from exc
+    """Read a ``CodecTrainConfig`` from JSON (``training.core.cli.read_config``)."""
+    return read_config(CodecTrainConfig, path)

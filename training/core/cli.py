@@ -66,3 +66,22 @@ def train_main(prog: str, description: str, load_config: Callable[[str], Any],
     print(f"trained {result.steps} steps in {result.minutes:.1f} min; best checkpoint: {result.best_path}")
     print(json.dumps(result.history[-1] if result.history else {}, indent=None))
     return 0
+
+
+def read_config(cls: type, path: str | Path):
+    """Read a task's config dataclass ``cls`` from JSON (fields left out keep their defaults; no
+    code executed).
+
+    Raises:
+        ValueError: not JSON, or a field unknown to the config.
+    """
+    from export.checkpoint import CheckpointError, config_from_dict
+
+    try:
+        raw = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read config {path}: {exc}") from exc
+    try:
+        return config_from_dict(cls, raw)
+    except (CheckpointError, TypeError) as exc:
+        raise ValueError(f"config {path}: {exc}") from exc

@@ -1,12 +1,11 @@
 """The generator's training configuration: a frozen dataclass, read from a JSON file (no code executed)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from export.checkpoint import CheckpointError, config_from_dict
 from models.token_lm import TokenLMConfig
+from training.core.cli import read_config
 
 
 @dataclass(frozen=True)
@@ -38,16 +37,5 @@ class GenerateTrainConfig:
 
 
 def load_config(path: str | Path) -> GenerateTrainConfig:
-    """Read a ``GenerateTrainConfig`` from JSON (fields left out keep their defaults).
-
-    Raises:
-        ValueError: not JSON, or a field unknown to the config.
-    """
-    try:
-        raw = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read config {path}: {exc}") from exc
-    try:
-        return config_from_dict(GenerateTrainConfig, raw)
-    except (CheckpointError, TypeError) as exc:
-        raise ValueError(f"config {path}: {exc}") from exc
+    """Read a ``GenerateTrainConfig`` from JSON (``training.core.cli.read_config``)."""
+    return read_config(GenerateTrainConfig, path)
