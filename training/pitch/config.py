@@ -5,8 +5,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from export.checkpoint import CheckpointError, config_from_dict
 from models.pitch import PitchTCNConfig
+from training.core.cli import read_config
 from training.core.conditions import AugmentRanges
 
 __all__ = ["AugmentRanges", "TrainConfig", "load_config", "config_json"]
@@ -51,19 +51,9 @@ class TrainConfig:
 
 
 def load_config(path: str | Path) -> TrainConfig:
-    """Read a ``TrainConfig`` from JSON (fields left out keep their defaults).
-
-    Raises:
-        ValueError: not JSON, or a field unknown to the config (typos are errors).
-    """
-    try:
-        raw = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read config {path}: {exc}") from exc
-    try:
-        return config_from_dict(TrainConfig, raw)
-    except (CheckpointError, TypeError) as exc:
-        raise ValueError(f"config {path}: {exc}") from exc
+    """Read a ``TrainConfig`` from JSON (``training.core.cli.read_config``: fields left out keep their
+    defaults, a field unknown to the config is a ValueError)."""
+    return read_config(TrainConfig, path)
 
 
 def config_json(config: TrainConfig) -> str:

@@ -1,12 +1,11 @@
 """The separation training configuration: a frozen dataclass, read from a JSON file (no code executed)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from export.checkpoint import CheckpointError, config_from_dict
 from models.separator import SeparatorConfig
+from training.core.cli import read_config
 
 from .crops import StemAugment
 from .data import STEMS
@@ -44,19 +43,13 @@ class SeparateConfig:
 
 
 def load_config(path: str | Path) -> SeparateConfig:
-    """Read a ``SeparateConfig`` from JSON (fields left out keep their defaults).
+    """Read a ``SeparateConfig`` from JSON (``training.core.cli.read_config``: fields left out keep their
+    defaults).
 
     Raises:
         ValueError: not JSON, a field unknown to the config, or stems other than drums/bass/other/melody.
     """
-    try:
-        raw = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read config {path}: {exc}") from exc
-    try:
-        config = config_from_dict(SeparateConfig, raw)
-    except (CheckpointError, TypeError) as exc:
-        raise ValueError(f"config {path}: {exc}") from exc
+    config = read_config(SeparateConfig, path)
     if config.loss not in ("l1", "sdr"):
         raise ValueError(f"config {path}: loss must be 'l1' or 'sdr', got {config.loss!r}")
     if tuple(config.model.stems) != STEMS:

@@ -1,13 +1,12 @@
 """The tagging training configuration: a frozen dataclass, read from a JSON file (no code executed)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from export.checkpoint import CheckpointError, config_from_dict
 from models.frontend import LogMelConfig
 from models.nets import FrameModelConfig
+from training.core.cli import read_config
 from training.core.conditions import AugmentRanges
 from training.synth.activity import TAGS
 
@@ -51,19 +50,13 @@ class TagsConfig:
 
 
 def load_config(path: str | Path) -> TagsConfig:
-    """Read a ``TagsConfig`` from JSON (fields left out keep their defaults).
+    """Read a ``TagsConfig`` from JSON (``training.core.cli.read_config``: fields left out keep their
+    defaults).
 
     Raises:
         ValueError: not JSON, a field unknown to the config, or a head that is not one output per tag.
     """
-    try:
-        raw = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read config {path}: {exc}") from exc
-    try:
-        config = config_from_dict(TagsConfig, raw)
-    except (CheckpointError, TypeError) as exc:
-        raise ValueError(f"config {path}: {exc}") from exc
+    config = read_config(TagsConfig, path)
     if config.model.n_outputs != len(TAGS) or tuple(config.model.labels or ()) != TAGS:
         raise ValueError(f"config {path}: the model's head must be the {len(TAGS)} tags {list(TAGS)}")
     if config.augment.crowd_prob:
