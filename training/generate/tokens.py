@@ -21,6 +21,8 @@ from tqdm import tqdm
 
 from rtmir.codec.files import CodecPair
 
+STEM_CACHE = "data/codec/cache"  # where the codec's trainer keeps the stems at its rate (shared)
+
 
 @dataclass(frozen=True)
 class TokenPieces:
@@ -79,14 +81,15 @@ def _key(*parts) -> str:
 
 
 def train_tokens(pair: CodecPair, stems_dir: str, cache_dir: str, clips: int, seed: int,
-                 solo_prob: float = 0.5) -> TokenPieces:
-    """Two takes (mix, stem subset) of the first ``clips`` training pieces, as tokens (cached)."""
+                 solo_prob: float = 0.5, stem_cache: str | None = STEM_CACHE) -> TokenPieces:
+    """Two takes (mix, stem subset) of the first ``clips`` training pieces, as tokens (cached in
+    ``cache_dir``; the stems themselves in ``stem_cache``, the codec trainer's, or none)."""
     from training.separate.data import load_stems
 
     path = Path(cache_dir) / f"train-{clips}-{pair.name}-{pair.version}-{_key(stems_dir, clips, seed, solo_prob)}.npz"
 
     def build() -> TokenPieces:
-        stems = load_stems(stems_dir, pair.sample_rate, cache_dir="data/codec/cache", limit=clips or None)
+        stems = load_stems(stems_dir, pair.sample_rate, cache_dir=stem_cache, limit=clips or None)
         rng = np.random.default_rng(seed)
         seqs, names = [], []
         for i in tqdm(range(len(stems.names)), desc="encoding training pieces", unit="piece"):
