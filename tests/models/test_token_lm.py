@@ -173,3 +173,19 @@ def test_a_seed_reproduces_a_take_and_priming_equals_stepping(exported):
     with pytest.raises(ValueError, match="must be given"):
         gen.reset()
         gen.advance(None)
+
+
+def test_the_evaluation_s_log_probs_are_the_model_s_teacher_forced_log_softmax(exported):
+    from rtmir.session import StreamingSession
+    from training.generate.evaluate import lm_log_probs
+
+    model, path = exported
+    codes = undelay(_steps(30, seed=4))[0].T.numpy()  # [F, Q]
+    got = lm_log_probs(StreamingSession(path), codes, SMALL.codebook_size, chunk=7)
+    steps = delay_pattern(torch.from_numpy(codes.T.copy())[None], SMALL.codebook_size)
+    logp = torch.log_softmax(model(steps[:, :, :-1])[0], 2)[0]  # [Q, V, T-1]: step s predicts step s + 1
+    assert np.isnan(got[0, 0]) and not np.isnan(got[1:]).any() and not np.isnan(got[0, 1:]).any()
+    for q in range(SMALL.n_stages):
+        for f in range(len(codes)):
+            if f + q >= 1:
+                assert got[f, q] == pytest.approx(float(logp[q, codes[f, q], f + q - 1]), abs=1e-4)
