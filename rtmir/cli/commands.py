@@ -50,7 +50,10 @@ def run(args) -> int:
 def stream_file(args, path: Path, realtime: bool) -> int:
     check_block(args.block)
     check_ports(args)
-    host = FileHost(path, block=args.block, realtime=realtime)  # probes the file first
+    tail = getattr(args, "seconds", 0.0) or 0.0
+    if not 0.0 <= tail <= 86400:
+        raise UsageError(f"--seconds must be 0 … 86400 (silence after the file), got {tail:g}")
+    host = FileHost(path, block=args.block, realtime=realtime, tail_seconds=tail)  # probes the file first
     graph = build_graph_from_args(args, files=bool(args.out_dir))
     engine = Engine(graph)  # checks the whole graph before any output is opened
     engine.prepare(host.info.sample_rate, host.info.channels, args.block)  # channels, rates: now

@@ -30,7 +30,7 @@ def check_block(block: int) -> None:
 
 
 #: the tasks that open ``--model``
-MODEL_TASKS = ("pitch", "tags", "separate", "codec", "codec_encode", "codec_decode", "model")
+MODEL_TASKS = ("pitch", "tags", "separate", "codec", "codec_encode", "codec_decode", "generate", "model")
 
 
 def check_tasks(args) -> list[str]:
@@ -50,7 +50,26 @@ def check_tasks(args) -> list[str]:
 def build_processors(args) -> list:
     """One processor per ``--task`` (default: the default task), checked by ``check_tasks``,
     with ``--fmin/--fmax`` applied (``with_pitch_range``)."""
-    return [with_pitch_range(build_processor(t, args.model), args) for t in check_tasks(args)]
+    tasks = check_tasks(args)
+    if (getattr(args, "mode", None) is not None or getattr(args, "seed", None) is not None) and "generate" not in tasks:
+        raise UsageError("--mode and --seed are for --task generate")
+    return [with_generate_settings(with_pitch_range(build_processor(t, args.model), args), args) for t in tasks]
+
+
+def with_generate_settings(p, args):
+    """``p`` with ``--mode`` and ``--seed`` applied when it is the generate processor."""
+    if p.task != "generate":
+        return p
+    from ..tasks.generate import MODES
+
+    if getattr(args, "mode", None) is not None:
+        p.set_param("mode", MODES.index(args.mode))
+    if getattr(args, "seed", None) is not None:
+        try:
+            p.set_param("seed", p.describe().param("seed").check(args.seed))
+        except ValueError as exc:
+            raise UsageError(f"--seed: {exc}") from None
+    return p
 
 
 def with_pitch_range(p, args):

@@ -28,6 +28,10 @@ def _common(p: argparse.ArgumentParser, block_default: int) -> None:
                    help="listen for /rtmir/ctl/... on 127.0.0.1:PORT (0 = any free port)")
     p.add_argument("--fmin", type=float, metavar="HZ", help="lowest pitch searched by pitch and yin (default: all they can)")
     p.add_argument("--fmax", type=float, metavar="HZ", help="highest pitch searched by pitch and yin")
+    p.add_argument("--mode", choices=("continue", "answer", "free"),
+                   help="--task generate: continue after the prompt, answer in the input's rests, or play freely "
+                        "(default answer)")
+    p.add_argument("--seed", type=int, metavar="N", help="--task generate: the sampling seed (a seed repeats a take)")
     p.add_argument("--jsonl", metavar="FILE", help="write one JSON object per event")
     p.add_argument("--out-dir", metavar="DIR",
                    help="write events.jsonl and every audio port routed to a file into DIR (latency compensated)")
@@ -49,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     # mostly fixed); results are the same at any block size (streaming = offline)
     _common(p, 4096)
     p.add_argument("--realtime", action="store_true", help="pace to the wall clock (default: as fast as possible)")
+    p.add_argument("--seconds", type=float, default=0.0, metavar="S",
+                   help="after the file, stream S seconds of silence (for --task generate to continue or answer "
+                        "past the prompt; outputs are that much longer)")
 
     p = sub.add_parser("live", help="run on a live input device (microphone) with a live display")
     _common(p, 128)

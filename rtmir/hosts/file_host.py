@@ -7,9 +7,10 @@ Faster than real time by default; ``realtime=True`` paces blocks to the wall clo
 Audio outputs. ``run(engine, audio_files=[(node, port, sink), ...])`` writes those aligned audio
 ports, **latency compensated**: each file starts at the sample its port's declared delay puts
 the input's first sample (``Engine.audio_delay_samples``, rounded), and has exactly as many
-samples as the input, so a stem lines up sample for sample with the file it came from. After
-the input, zeros are pushed until every file is complete; events describing that padding
-(``t`` at or past the input's end) are dropped.
+samples as the input (the file, then the ``tail_seconds`` of silence streamed after it, if any),
+so a stem lines up sample for sample with the file it came from. After the input, zeros are
+pushed until every file is complete; events describing that padding (``t`` at or past the
+input's end) are dropped.
 
 Odd files. The file is read once, front to back, and never seeked (``_open_sequential``): every
 format, compressed or not, decodes exactly as one whole-file read would. What the engine sees is
@@ -93,15 +94,22 @@ class FileHost:
         path: the audio file.
         block: host block size in samples (1…8192).
         realtime: pace to the wall clock instead of running as fast as possible.
+        tail_seconds: after the file, stream this much silence as if it were more of the file
+            (a generator continuing or answering past the prompt's end); counted in
+            ``audio_seconds``, and every file output is that much longer.
     """
 
-    def __init__(self, path: str | Path, block: int = 1024, realtime: bool = False) -> None:
+    def __init__(self, path: str | Path, block: int = 1024, realtime: bool = False, tail_seconds: float = 0.0) -> None:
         if not 1 <= block <= 8192:
             raise ValueError(f"block must be 1…8192 samples, got {block}")
+        if not 0.0 <= tail_seconds <= 24 * 3600:
+            raise ValueError(f"the silence after the file must be 0 … 86400 s, got {tail_seconds:g}")
         self.path = Path(path)
         self.block = block
         self.realtime = realtime
+        self.tail_seconds = tail_seconds
         self.info = probe(self.path)
+        self.read_frames = 0  # of the file itself (the tail not counted), set by run
 
     def run(self, engine: Engine, stop=None, on_epoch=None, status_every: float = 1.0,
             audio_files: list | None = None) -> dict:
@@ -142,7 +150,8 @@ class FileHost:
                             for w in writers},
             "audio_seconds": seconds,
             "declared_seconds": info.declared_frames / info.sample_rate,
-            "truncated": at_end and frames < info.declared_frames - _slack_frames(info.format),
+            "tail_seconds": (frames - self.read_frames) / info.sample_rate,
+            "truncated": at_end and self.read_frames < info.declared_frames - _slack_frames(info.format),
             "wall_seconds": wall,
             "realtime_factor": wall / seconds if seconds else 0.0,
             "events": engine.stats.events,
@@ -155,17 +164,20 @@ class FileHost:
         import soundfile as sf
 
         rate = self.info.sample_rate
-        frames = 0
+        frames = self.read_frames = 0
         next_status = int(status_every * rate)
+        tail = int(round(self.tail_seconds * rate))
         try:
             with _open_sequential(self.path) as f:
-                for chunk in _host_blocks(f, self.block):
+                for chunk in _host_blocks(f, self.block, self.info.channels, tail):
                     if stop is not None and stop():
                         return frames, False
                     engine.push(chunk)
                     for w in writers:
                         w.take(chunk.shape[1])
                     frames += chunk.shape[1]
+                    if chunk.base is not _TAIL:
+                        self.read_frames = frames
                     if frames >= next_status:
                         next_status += int(status_every * rate)
                         engine.send_status(self._status(engine, frames))
@@ -239,16 +251,25 @@ def _open_sequential(path: Path):
     return SequentialSoundFile(str(path))
 
 
-def _host_blocks(f, block: int):
-    """Yield ``[C, block]`` float32 arrays (the last may be shorter) read sequentially from ``f``."""
+_TAIL = np.zeros((64, 8192), np.float32)  # the silence after a file (read-only views of it)
+_TAIL.flags.writeable = False
+
+
+def _host_blocks(f, block: int, channels: int, tail: int = 0):
+    """Yield ``[C, block]`` float32 arrays (the last may be shorter) read sequentially from ``f``,
+    then ``tail`` frames of silence (views of ``_TAIL``)."""
     size = max(block, (READ_FRAMES // block) * block)
     while True:
         data = f.read(size, dtype="float32", always_2d=True)
         if not len(data):
-            return
+            break
         data = np.ascontiguousarray(data.T)
         for start in range(0, data.shape[1], block):
             yield data[:, start:start + block]
+    if tail and channels > _TAIL.shape[0]:
+        raise ValueError(f"silence after a file of {channels} channels: at most {_TAIL.shape[0]}")
+    for start in range(0, tail, block):
+        yield _TAIL[:channels, :min(block, tail - start)]
 
 
 def _slack_frames(fmt: str) -> int:

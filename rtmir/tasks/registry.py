@@ -17,6 +17,8 @@ TASKS = {
     "codec": "neural codec live, encode -> decode at 1.5-6 kbps (24 kHz, 13.3 ms); audio, tokens; events tokens",
     "codec_encode": "the codec's encoder: audio -> tokens (a graph edge to codec_decode); events tokens",
     "codec_decode": "the codec's decoder: tokens -> audio (lost frames concealed)",
+    "generate": "live generation: a token LM over the codec continues or answers the input (gen-lm); audio; "
+                "events state",
     "model": "any exported model given with --model, raw outputs as events",
     "delay": "DSP delay line, 100 samples (audio only; callback-safe: may be placed inline)",
     "tone": "sine tone generator, 440 Hz at -12 dBFS (no input; may be placed ahead or inline)",
@@ -43,6 +45,8 @@ def build_processor(task: str, model: str | None = None) -> Processor:
         return _separate_processor(model)
     if task in ("codec", "codec_encode", "codec_decode"):
         return _codec_processor(task, model)
+    if task == "generate":
+        return _generate_processor(model)
     if task == "delay":
         from .delay import DelayProcessor
 
@@ -69,6 +73,8 @@ TAGS_MODEL = "tags-tcn"
 """Zoo name of the model ``--task tags`` streams when no ``--model`` is given."""
 SEPARATE_MODEL = "sep-tcn"
 """Zoo name of the model ``--task separate`` streams when no ``--model`` is given."""
+GENERATE_MODEL = "gen-lm"
+"""Zoo name of the token LM ``--task generate`` runs when no ``--model`` is given (over the shipped codec)."""
 
 
 def _pitch_processor(model: str | None) -> Processor:
@@ -107,6 +113,27 @@ def _separate_processor(model: str | None) -> Processor:
                                               f"from rtmir/zoo); give one with --task separate --model PATH")
     try:
         return SeparateProcessor(session)
+    except ValueError as exc:
+        raise UnknownTaskError(str(exc)) from None
+
+
+def _generate_processor(model: str | None) -> Processor:
+    """``GenerateProcessor`` over ``model`` (default: the shipped gen-lm) and the shipped codec.
+
+    Raises:
+        UnknownTaskError: no model given and none shipped, or not a token LM of the codec's tokens.
+        ModelError: a file is missing or cannot be opened.
+    """
+    from ..codec.files import CODEC_MODEL, CodecPair
+    from ..zoo import zoo_models
+    from .generate import GenerateProcessor
+
+    session = _session(model, GENERATE_MODEL, f"no generation model shipped yet ({GENERATE_MODEL}.onnx missing "
+                                              f"from rtmir/zoo); give one with --task generate --model PATH")
+    if f"{CODEC_MODEL}-enc" not in {p.stem for p in zoo_models()}:
+        raise UnknownTaskError(f"--task generate needs the shipped codec ({CODEC_MODEL}-enc.onnx missing from rtmir/zoo)")
+    try:
+        return GenerateProcessor(session, CodecPair.open())
     except ValueError as exc:
         raise UnknownTaskError(str(exc)) from None
 

@@ -48,6 +48,17 @@ class TokenGenerator:
     def delay_frames(self) -> int:
         return self.stages - 1
 
+    def frame_given(self, frame: int) -> bool:
+        """Whether ``frame`` was given (not sampled); for the frames still in the window,
+        ``step - Q <= frame < step`` (those whose first code is decided).
+
+        Raises:
+            ValueError: ``frame`` outside that window.
+        """
+        if not self.step - self.stages <= frame < self.step or frame < 0:
+            raise ValueError(f"frame {frame} is outside the window [{self.step - self.stages}, {self.step})")
+        return bool(self._given[frame % self.stages])
+
     def reset(self) -> None:
         """A fresh cache, step 0; the settings are kept."""
         self.session.reset()

@@ -66,14 +66,17 @@ def latency(ctx: Context) -> Result:
     audio). Generators (no input) are not late to anything: n/a."""
     if not ctx.facts.listens:
         return ctx.na("latency", "a generator: no input to be late to")
-    kinds = {n.name: _event_kind(n.desc) for n in ctx.facts.nodes if not n.generator}
+    timed = [n for n in ctx.facts.nodes if not n.generator and not n.desc.extra.get("answers")]
+    if not timed:  # its output is not the input delayed: when it speaks is its hand-over (its own tests)
+        return ctx.na("latency", "a generator that answers the input: no delayed copy of the input to time")
+    kinds = {n.name: _event_kind(n.desc) for n in timed}
     parts, problems = [], []
     events = {name: kind for name, kind in kinds.items() if kind is not None}
     if events:
         p, f = _events(ctx, events)
         parts += f
         problems += p
-    p, f = _audio(ctx, [n.name for n in ctx.facts.nodes if not n.generator])
+    p, f = _audio(ctx, [n.name for n in timed])
     parts += f
     problems += p
     if not parts and not problems:
