@@ -104,3 +104,20 @@ def export_token_pair(out_dir: Path) -> tuple[Path, Path]:
                                        description=f"tiny {name} for graph tests (untrained)"),
                      path, options=OPTIONS)
     return paths
+
+
+def export_tiny_lm(path: Path, stages: int = 4, codebook_size: int = 1024) -> Path:
+    """An untrained 2-layer, 16-wide token LM (``models.token_lm``) over ``stages x codebook_size``
+    codes (default: the shipped codec's), exported and verified with a ``generate`` card."""
+    from models.token_lm import TokenLM, TokenLMConfig
+    from models.transformer import TransformerConfig
+
+    torch.manual_seed(0)
+    config = TokenLMConfig(n_stages=stages, codebook_size=codebook_size,
+                           transformer=TransformerConfig(input_size=16, d_model=16, n_heads=2, n_layers=2, ff_mult=2,
+                                                         cache_frames=64))
+    with torch.no_grad():
+        export_model(TokenLM(config).eval(), CardFields(name="tiny-lm", task="generate", version="0.0.1",
+                                                        training=TRAINING, description="tiny token LM (untrained)"),
+                     Path(path))
+    return Path(path)

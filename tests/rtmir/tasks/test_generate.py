@@ -4,6 +4,9 @@ modes' hand-overs, silence while listening, the declared latency, start/stop, se
 streaming = offline at every block size."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -17,18 +20,11 @@ MODES = {"continue": 0, "answer": 1, "free": 2}
 @pytest.fixture(scope="module")
 def lm_path(tmp_path_factory):
     """A 2-layer, 16-wide token LM over the codec's 4 x 1024 codes, exported with a generate card."""
-    torch = pytest.importorskip("torch", reason="export needs the train extra")
-    from export.api import CardFields, export_model
-    from models.token_lm import TokenLM, TokenLMConfig
-    from models.transformer import TransformerConfig
+    pytest.importorskip("torch", reason="export needs the train extra")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "export"))  # tests/export helpers
+    from tiny_token_models import export_tiny_lm
 
-    torch.manual_seed(0)
-    config = TokenLMConfig(transformer=TransformerConfig(input_size=16, d_model=16, n_heads=2, n_layers=2, ff_mult=2,
-                                                         cache_frames=64))
-    path = tmp_path_factory.mktemp("gen") / "tiny-lm.onnx"
-    with torch.no_grad():
-        export_model(TokenLM(config).eval(), CardFields(name="tiny-lm", task="generate", version="0.0.1"), path)
-    return path
+    return export_tiny_lm(tmp_path_factory.mktemp("gen") / "tiny-lm.onnx")
 
 
 def _processor(lm_path, **params):
