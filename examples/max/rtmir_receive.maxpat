@@ -997,7 +997,7 @@
      "numoutlets": 0,
      "patching_rect": [
       620,
-      600,
+      636,
       480,
       20
      ],
@@ -1006,13 +1006,13 @@
    },
    {
     "box": {
-     "id": "obj-81",
+     "id": "obj-86",
      "maxclass": "newobj",
      "numinlets": 2,
      "numoutlets": 4,
      "patching_rect": [
       620,
-      626,
+      662,
       470,
       22
      ],
@@ -1027,13 +1027,13 @@
    },
    {
     "box": {
-     "id": "obj-82",
+     "id": "obj-87",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
      "patching_rect": [
       620,
-      660,
+      696,
       200,
       22
      ],
@@ -1045,13 +1045,13 @@
    },
    {
     "box": {
-     "id": "obj-83",
+     "id": "obj-88",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
       840,
-      660,
+      696,
       60,
       22
      ],
@@ -1064,13 +1064,13 @@
    },
    {
     "box": {
-     "id": "obj-84",
+     "id": "obj-89",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
      "patching_rect": [
       920,
-      660,
+      696,
       60,
       22
      ],
@@ -1079,6 +1079,132 @@
       "bang"
      ],
      "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-95",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      620,
+      736,
+      480,
+      20
+     ],
+     "text": "generate view: /rtmir/generate/state (playing 0/1, seconds of this take, takes)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-96",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 2,
+     "patching_rect": [
+      620,
+      762,
+      200,
+      22
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "text": "route /rtmir/generate/state"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-97",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 3,
+     "patching_rect": [
+      620,
+      796,
+      90,
+      22
+     ],
+     "outlettype": [
+      "float",
+      "float",
+      "float"
+     ],
+     "text": "unpack f f f"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-98",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      620,
+      830,
+      70,
+      22
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-99",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      700,
+      830,
+      70,
+      22
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-100",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      780,
+      830,
+      70,
+      22
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-101",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      620,
+      856,
+      300,
+      20
+     ],
+     "text": "playing / position s / takes"
     }
    }
   ],
@@ -1422,8 +1548,68 @@
    {
     "patchline": {
      "source": [
+      "obj-86",
+      0
+     ],
+     "destination": [
+      "obj-87",
+      1
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-86",
+      1
+     ],
+     "destination": [
+      "obj-88",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-86",
+      2
+     ],
+     "destination": [
+      "obj-89",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-70",
       4
+     ],
+     "destination": [
+      "obj-86",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-86",
+      3
+     ],
+     "destination": [
+      "obj-96",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-96",
+      1
      ],
      "destination": [
       "obj-15",
@@ -1434,11 +1620,11 @@
    {
     "patchline": {
      "source": [
-      "obj-21",
-      13
+      "obj-96",
+      0
      ],
      "destination": [
-      "obj-81",
+      "obj-97",
       0
      ]
     }
@@ -1446,23 +1632,23 @@
    {
     "patchline": {
      "source": [
-      "obj-81",
+      "obj-97",
       0
      ],
      "destination": [
-      "obj-82",
+      "obj-98",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-97",
       1
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-81",
-      1
      ],
      "destination": [
-      "obj-83",
+      "obj-99",
       0
      ]
     }
@@ -1470,11 +1656,11 @@
    {
     "patchline": {
      "source": [
-      "obj-81",
+      "obj-97",
       2
      ],
      "destination": [
-      "obj-84",
+      "obj-100",
       0
      ]
     }

@@ -11,6 +11,7 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 def test_max_patch_is_valid_json_and_wired():
     patcher = json.loads((EXAMPLES / "max" / "rtmir_receive.maxpat").read_text())["patcher"]
     boxes = {b["box"]["id"]: b["box"] for b in patcher["boxes"]}
+    assert len(boxes) == len(patcher["boxes"]), "box ids must be unique (Max wires lines by id)"
     texts = {b.get("text", "") for b in boxes.values()}
     assert {"udpreceive 9000", "unpack f f f"} <= texts
     assert any(t.startswith("route /rtmir/pitch /rtmir/tags") for t in texts)
@@ -19,9 +20,14 @@ def test_max_patch_is_valid_json_and_wired():
         assert outlet < boxes[src]["numoutlets"] and inlet < boxes[dst]["numinlets"], line
         assert len(boxes[src].get("outlettype", [])) == boxes[src]["numoutlets"]
     by_text = {b.get("text"): i for i, b in boxes.items()}
-    unpack = by_text["unpack f f f"]
-    flonums = {l["patchline"]["destination"][0] for l in patcher["lines"] if l["patchline"]["source"][0] == unpack}
-    assert len(flonums) == 3 and all(boxes[i]["maxclass"] == "flonum" for i in flonums)
+    outs = {}  # (box, outlet) -> destination boxes
+    for line in patcher["lines"]:
+        outs.setdefault(tuple(line["patchline"]["source"]), []).append(line["patchline"]["destination"][0])
+    unpacks = [i for i, b in boxes.items() if b.get("text") == "unpack f f f"]
+    assert len(unpacks) == 2  # pitch and the generator's state
+    for unpack in unpacks:
+        flonums = [d for k in range(3) for d in outs.get((unpack, k), [])]
+        assert len(set(flonums)) == 3 and all(boxes[i]["maxclass"] == "flonum" for i in flonums)
     # the tags view: /rtmir/tag/<family> for every family of the tagger, each to its own slider
     from training.synth.activity import TAGS
 
@@ -39,7 +45,19 @@ def test_max_patch_is_valid_json_and_wired():
     # the codec view: tokens to a message box, stages and lost to numbers
     codec_route = next(i for t, i in by_text.items() if t and t.startswith("route /rtmir/codec/"))
     assert boxes[codec_route]["text"].split()[1:] == ["/rtmir/codec/tokens", "/rtmir/codec/stages", "/rtmir/codec/lost"]
-    assert {l["patchline"]["source"][1] for l in patcher["lines"] if l["patchline"]["source"][0] == codec_route} == {0, 1, 2}
+    assert {l["patchline"]["source"][1] for l in patcher["lines"] if l["patchline"]["source"][0] == codec_route} == {0, 1, 2, 3}
+    # the generate view: /rtmir/generate/state playing position takes -> unpack f f f (three numbers)
+    gen_route = by_text["route /rtmir/generate/state"]
+    assert [boxes[d]["text"] for d in outs[(gen_route, 0)]] == ["unpack f f f"]
+    # one chain: each route's reject outlet feeds the next view, the last one [print rtmir-other]
+    chain, box = [], by_text["udpreceive 9000"]
+    while True:
+        (box,) = outs[(box, boxes[box]["numoutlets"] - 1)]
+        if not boxes[box]["text"].startswith("route "):
+            break
+        chain.append(boxes[box]["text"].split()[1])
+    assert chain == ["/rtmir/pitch", "/rtmir/tag/piano", "/rtmir/sep/drums", "/rtmir/codec/tokens", "/rtmir/generate/state"]
+    assert boxes[box]["text"] == "print rtmir-other"
 
 
 def test_pd_patch_wiring_and_default_port():
@@ -56,5 +74,15 @@ def test_pd_patch_wiring_and_default_port():
     assert any(o.endswith("route " + " ".join(TAGS)) for o in objects)
     assert sum(" hsl " in o for o in objects) == len(TAGS) + 4  # and a meter per stem
     assert any(o.endswith("route drums bass other melody") for o in objects)
-    assert any(o.endswith("route pitch tags tag status sep codec") for o in objects)
+    assert any(o.endswith("route pitch tags tag status sep codec generate") for o in objects)
     assert any(o.endswith("route tokens stages lost") for o in objects)  # the codec view
+    # the generate view: [route ... generate] -> [s rtmir-gen]; [r rtmir-gen] -> [route state] -> three numbers
+    index = {o.split(" ", 4)[-1]: i for i, o in enumerate(objects) if o.startswith("#X obj")}
+    conns = {tuple(map(int, l.split()[2:6])) for l in lines if l.startswith("#X connect")}
+    top, state = index["route pitch tags tag status sep codec generate"], index["route state"]
+    assert (top, 6, index["s rtmir-gen"], 0) in conns and not any(c[:2] == (top, 7) for c in conns)
+    assert (index["r rtmir-gen"], 0, state, 0) in conns
+    unpacks = [i for i, o in enumerate(objects) if o.endswith(" unpack f f f")]
+    gen_unpack = next(u for u in unpacks if (state, 0, u, 0) in conns)
+    assert sorted((o, objects[d].split()[1]) for s, o, d, _ in conns if s == gen_unpack) == [
+        (0, "floatatom"), (1, "floatatom"), (2, "floatatom")]

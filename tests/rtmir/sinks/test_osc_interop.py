@@ -152,7 +152,7 @@ def test_oscdump_immediate_and_future_bundles(oscdump):
     assert time.time() >= now + 0.3
 
 
-def test_pure_data_patch_parses_pitch_tags_stems_codec_and_status(pd):
+def test_pure_data_patch_parses_pitch_tags_stems_codec_generate_and_status(pd):
     with OscSink("127.0.0.1", pd.port, timetag_epoch=time.time()) as sink:
         sink.send([
             Event("pitch", 0.00, {"f0_hz": 261.6256, "voiced": True, "confidence": 0.8}),
@@ -160,6 +160,7 @@ def test_pure_data_patch_parses_pitch_tags_stems_codec_and_status(pd):
             Event("pitch", 0.01, {"f0_hz": 100.0, "voiced": False, "confidence": 0.3}),
             Event("separate", 0.01, {"levels_dbfs": {"drums": -6.0, "bass": -12.5, "other": -30.0, "melody": -3.25}}),
             Event("codec", 0.02, {"tokens": [611, 746, 359, 1024], "stages": 3, "lost": 2}),
+            Event("generate", 0.03, {"state": [1.0, 2.5, 3.0]}),
         ])
         sink.status({"xruns": 4, "missed_hops": 1, "cpu_load": 0.5, "latency_ms": 7.25})
     pitch = [line.split(": ", 1)[1].split() for line in pd.wait_for(lambda line: line.startswith("rtmir-pitch:"), count=2)]
@@ -182,6 +183,9 @@ def test_pure_data_patch_parses_pitch_tags_stems_codec_and_status(pd):
     codec = pd.wait_for(lambda line: line.startswith("rtmir-codecview:"), count=3)
     assert sorted(line.split(": ", 1)[1].replace("list ", "") for line in codec) == [
         "lost 2", "stages 3", "tokens 611 746 359 1024"]
+    # the generate view: /rtmir/generate/state playing position takes
+    (gen,) = pd.wait_for(lambda line: line.startswith("rtmir-genview:"))
+    assert gen == "rtmir-genview: state 1 2.5 3"
     assert not [line for line in pd.seen if "error" in line.lower()], pd.seen
 
 
