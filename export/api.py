@@ -21,7 +21,7 @@ from models.streaming import StreamingModel
 from rtmir.card import CARD_KEY, InputSpec, ModelCard, OutputSpec, StateSpec
 from rtmir.session import ModelError, StreamingSession
 
-from .compact import compute_dft_bases
+from .compact import compute_dft_bases, strip_node_metadata
 from .from_onnx import embed_model_config
 from .onnx_graph import ExportError, to_onnx
 from .verify import VerifyOptions, covering, verify_onnx, verify_torch
@@ -103,6 +103,7 @@ def export_model(model: StreamingModel, fields: CardFields, out_path: str | Path
     report = verify_torch(model, options)  # refuse a non-streaming model before exporting it
     proto = to_onnx(model, exporter)
     compute_dft_bases(proto)  # the conv frontend's 4 MB basis is rebuilt at load (export.compact)
+    strip_node_metadata(proto)  # the exporter's stack traces per node: not part of the model
     embed_card(proto, card)
     embed_model_config(proto, model)  # so the file can seed a later training stage (export.from_onnx)
     report.update(verify_onnx(model, proto, options))

@@ -96,3 +96,15 @@ def compute_dft_bases(proto: onnx.ModelProto) -> list[str]:
             graph.node.insert(i, node)
         replaced.append(init.name)
     return replaced
+
+
+def strip_node_metadata(proto: onnx.ModelProto) -> int:
+    """Drop the exporter's per-node debugging records (``metadata_props``: the torch stack trace,
+    FX node and name scopes; ``doc_string``), which do not change what the graph computes (about
+    1.5 kB per node: 0.3 MB of a 200-node Transformer). Returns the bytes removed."""
+    before = proto.ByteSize()
+    for graph in [proto.graph] + [a.g for n in proto.graph.node for a in n.attribute if a.HasField("g")]:
+        for node in graph.node:
+            del node.metadata_props[:]
+            node.doc_string = ""
+    return before - proto.ByteSize()
