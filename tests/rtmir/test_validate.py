@@ -35,7 +35,7 @@ KNOWN: dict[tuple[str, str], str] = {
     ("codec", "latency"): "codec 0.1.0 returns an impulse 41-99 samples at 24 kHz (1.7-4.1 ms) after its declared "
                           "W - H: its decoder smears a click over the frame; on music the envelope lags under 1.2 ms",
 }
-TASKS = ["delay", "tone", "yin", "pitch", "tags", "separate", "codec", "codec_encode", "model"]
+TASKS = ["delay", "tone", "yin", "pitch", "tags", "separate", "codec", "codec_encode", "generate", "model"]
 
 
 @pytest.fixture(scope="module")

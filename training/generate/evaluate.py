@@ -91,6 +91,34 @@ def continue_piece(gen, pair, prompt: np.ndarray, frames: int) -> tuple[np.ndarr
     return codes, np.pad(audio, (0, frames * pair.hop - len(audio)))
 
 
+def write_examples(gen, pair, codes: list[np.ndarray], folder, p_frames: int, args, out: Path) -> list[dict]:
+    """The first 3 pieces long enough: the prompt (the render itself) then the LM's continuation of
+    its tokens, as ``example{1,2,3}.opus``; returns what each holds."""
+    import subprocess
+    import tempfile
+
+    import soundfile as sf
+
+    out.mkdir(parents=True, exist_ok=True)
+    n_gen = int(args.example_s * pair.sample_rate / pair.hop)
+    rows = []
+    for i in [i for i, c in enumerate(codes) if len(c) >= p_frames][:3]:
+        gen.seed = args.seed + i
+        _, audio = continue_piece(gen, pair, codes[i][:p_frames], n_gen)
+        prompt = folder.audio(i, pair.sample_rate, channels=1)[0][:p_frames * pair.hop]
+        take = np.concatenate([prompt, audio]).astype(np.float32)
+        take *= min(1.0, 0.9 / max(1e-9, float(np.abs(take).max())))
+        path = out / f"example{len(rows) + 1}.opus"
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = Path(tmp) / "x.wav"
+            sf.write(wav, take, pair.sample_rate, subtype="PCM_16")
+            subprocess.run(["opusenc", "--quiet", "--bitrate", "32", str(wav), str(path)], check=True)
+        rows.append({"file": path.name, "piece": folder.names[i], "stems": folder.meta(i).get("stems"),
+                     "prompt_s": p_frames * pair.hop / pair.sample_rate, "continuation_s": args.example_s,
+                     "seed": gen.seed, "bytes": path.stat().st_size})
+    return rows
+
+
 def tagger_means(model: str):
     """``(audio, rate) -> [families]``: the shipped tagger's mean probabilities over a clip."""
     import soxr
@@ -143,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tagger", default="rtmir/zoo/tags-tcn.onnx")
     ap.add_argument("--skip", nargs="*", default=[], choices=["nll", "consistency", "speed"])
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--examples", metavar="DIR",
+                    help="also write the first 3 usable prompts' continuations there as Opus (prompt then "
+                         "continuation, mono 24 kHz, 32 kbps; opusenc from opus-tools)")
+    ap.add_argument("--example-s", type=float, default=10.0, help="continuation length of the examples")
     args = ap.parse_args(argv)
     try:
         from rtmir.codec.files import CodecPair
@@ -205,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         gen.seed = args.seed
         results["speed"] = speed(gen, pair, codes[0][:p_frames], args.speed_s)
         print(json.dumps(results["speed"], indent=1), flush=True)
+    if args.examples:
+        results["examples"] = write_examples(gen, pair, codes, SynthFolder(config.val_dir, args.pieces), p_frames,
+                                             args, Path(args.examples))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
