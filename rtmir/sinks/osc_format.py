@@ -165,6 +165,9 @@ UNBOUND_RESULTS = {"pitch": "pitch", "yin": "pitch", "tags": "tags", "sep": "lev
 SHORT_ADDRESSES = ("pitch", "tags", "levels")
 
 
+_LOG2_440 = math.log2(440.0)
+
+
 class EventFormatter:
     """Turns rtmir events into OSC bundle datagrams (one per distinct ``t``).
 
@@ -225,7 +228,7 @@ class EventFormatter:
         conf = values.get("confidence", 0.0)
         if values.get("voiced", True) and 0.0 < f0 < 1e9:
             f0 = float(f0)
-            midi = 69.0 + 12.0 * math.log2(f0 / 440.0)
+            midi = 69.0 + 12.0 * (math.log2(f0) - _LOG2_440)  # f0 / 440 underflows for subnormal f0
         else:
             f0 = midi = 0.0
         conf = 0.0 if not conf >= 0.0 else (1.0 if conf > 1.0 else float(conf))

@@ -82,11 +82,12 @@ def test_the_command_line_lists_every_check_in_table_order():
 
 def test_all_is_every_buildable_task_and_every_zoo_model():
     subjects, notes = all_subjects()
-    assert [s.name for s in subjects] == ["pitch", "yin", "tags", "separate", "codec", "codec_encode",
+    assert [s.name for s in subjects] == ["pitch", "yin", "tags", "separate", "codec", "codec_encode", "generate",
                                           "model:codec-enc", "model:pitch-tcn", "model:sep-tcn", "model:tags-tcn",
                                           "delay", "tone"]
     # a task whose model is not shipped would be named here with the reason; these take tokens
-    assert [n.split(":")[0] for n in notes] == ["codec_decode", "model"]
+    assert [n.split(":", 2)[:2] for n in notes] == [["codec_decode", " not validated alone"],
+                                                    ["model", "codec-dec"], ["model", "gen-lm"]]
     assert all("not validated alone" in n and "tokens" in n for n in notes), notes
 
 

@@ -268,3 +268,11 @@ def test_raw_results_go_under_the_node_name():
     f = EventFormatter()
     _, msgs = decode(f.bundles([Event("model", 0.0, {"sum": [1.0]}, node="acc")], None)[0])
     assert msgs[0][0] == "/rtmir/acc/sum"
+
+
+def test_a_subnormal_voiced_f0_still_packs_a_finite_midi_number():
+    # f0 / 440 underflows to 0 for f0 = 5e-324 (found by the property test above)
+    (datagram,) = EventFormatter().bundles([Event("pitch", 0.5, {"f0_hz": 5e-324, "voiced": True,
+                                                                  "confidence": 0.5})], EPOCH)
+    _, msgs = decode(datagram)
+    assert msgs[0][1] == "fff" and math.isfinite(msgs[0][2][2]) and msgs[0][2][2] < -10000
