@@ -12,12 +12,15 @@ block, the node's own reaction (for ``generate``: the first generated frame come
 frames later), resampling, the output ring and PortAudio's block. The resolution is one JACK
 period (the cycle stamps). Nothing here is real-time code.
 
-    python -m rtmir.bench.control --task generate [--model PATH] [--trials 10] [--json out.json]
+    python -m rtmir.bench.control --json out.json [--task generate] [--model PATH] [--trials 10]
+
+The figures go to the JSON file; a one-line summary is logged.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import socket
 import sys
 import time
@@ -31,6 +34,7 @@ from ..hosts.live_host import LiveHost
 from .e2e import _finish, _NullSink, _run_in_thread
 from .jack import Player, Recorder, jack_server, wait_for
 
+log = logging.getLogger(__name__)
 FLOOR = 1e-6  # an output sample above this is "changed" (generated audio, not silence)
 
 
@@ -111,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--off", type=float, default=0.0)
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--block", type=int, default=128)
-    ap.add_argument("--json")
+    ap.add_argument("--json", required=True, help="write the figures here")
     args = ap.parse_args(argv)
     from ..tasks.registry import build_processor
 
@@ -121,10 +125,11 @@ def main(argv: list[str] | None = None) -> int:
             p.set_param("mode", 0)  # continue over a silent input: it never hands over by itself
         return [p]
 
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = control_latency(make, args.task, args.param, args.on, args.off, trials=args.trials, block=args.block)
-    print(json.dumps(out, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    log.info("%s.%s %g: p50 %s ms, max %s ms over %d trials (xruns %s) -> %s", args.task, args.param, args.on,
+             out["p50_ms"], out["max_ms"], args.trials, out["run"]["xruns"], args.json)
     return 0
 
 

@@ -20,6 +20,7 @@ streams its real length, and the summary says so (``declared_seconds``, ``trunca
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import struct
 import time
@@ -167,16 +168,19 @@ class FileHost:
         frames = self.read_frames = 0
         next_status = int(status_every * rate)
         tail = int(round(self.tail_seconds * rate))
+        silence = np.zeros((self.info.channels, min(self.block, tail)), np.float32)  # the tail's blocks are views
         try:
             with _open_sequential(self.path) as f:
-                for chunk in _host_blocks(f, self.block, self.info.channels, tail):
+                blocks = _host_blocks(f, self.block)
+                tail_blocks = (silence[:, :min(self.block, tail - a)] for a in range(0, tail, self.block))
+                for chunk in itertools.chain(blocks, tail_blocks):
                     if stop is not None and stop():
                         return frames, False
                     engine.push(chunk)
                     for w in writers:
                         w.take(chunk.shape[1])
                     frames += chunk.shape[1]
-                    if chunk.base is not _TAIL:
+                    if chunk.base is not silence:
                         self.read_frames = frames
                     if frames >= next_status:
                         next_status += int(status_every * rate)
@@ -251,25 +255,16 @@ def _open_sequential(path: Path):
     return SequentialSoundFile(str(path))
 
 
-_TAIL = np.zeros((64, 8192), np.float32)  # the silence after a file (read-only views of it)
-_TAIL.flags.writeable = False
-
-
-def _host_blocks(f, block: int, channels: int, tail: int = 0):
-    """Yield ``[C, block]`` float32 arrays (the last may be shorter) read sequentially from ``f``,
-    then ``tail`` frames of silence (views of ``_TAIL``)."""
+def _host_blocks(f, block: int):
+    """Yield ``[C, block]`` float32 arrays (the last may be shorter) read sequentially from ``f``."""
     size = max(block, (READ_FRAMES // block) * block)
     while True:
         data = f.read(size, dtype="float32", always_2d=True)
         if not len(data):
-            break
+            return
         data = np.ascontiguousarray(data.T)
         for start in range(0, data.shape[1], block):
             yield data[:, start:start + block]
-    if tail and channels > _TAIL.shape[0]:
-        raise ValueError(f"silence after a file of {channels} channels: at most {_TAIL.shape[0]}")
-    for start in range(0, tail, block):
-        yield _TAIL[:channels, :min(block, tail - start)]
 
 
 def _slack_frames(fmt: str) -> int:

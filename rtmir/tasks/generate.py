@@ -89,6 +89,7 @@ class GenerateProcessor(Processor):
         self._silence = np.zeros(pair.stages, np.int64)
         self._hop = np.zeros(pair.hop, np.float32)
         self._ramp = (np.arange(pair.hop, dtype=np.float32) + 1) / pair.hop  # 1/hop .. 1
+        self._edge = np.zeros(pair.hop, np.float32)  # one hop's gain ramp at a take's edge
         self._apply_sampling()
         self.reset_state()
 
@@ -163,7 +164,7 @@ class GenerateProcessor(Processor):
         for k in range(block.shape[1] // hop):
             x = block[0, k * hop:(k + 1) * hop]
             a = time.perf_counter()
-            changed = self._turn(float(np.sqrt(np.mean(np.square(x)))))
+            changed = self._turn(float(np.sqrt(np.dot(x, x) / hop)))  # RMS without a temporary
             tokens = self.pair.encode_hop(x)
             if self.mode == "free":
                 tokens = self._silence  # free: what it is given (only its first frame) is silence
@@ -225,7 +226,9 @@ class GenerateProcessor(Processor):
         if start == end:
             self._hop *= start
         else:
-            self._hop *= start + (end - start) * self._ramp
+            np.multiply(self._ramp, end - start, out=self._edge)
+            self._edge += start
+            self._hop *= self._edge
 
     def _state(self, end: int) -> Event:
         if self._compute_s > 0:

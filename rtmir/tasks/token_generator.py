@@ -21,6 +21,18 @@ from ..session import StreamingSession
 from .sampler import sample
 
 
+def delay_steps(frames: np.ndarray, codebook_size: int, steps: int) -> np.ndarray:
+    """The first ``steps`` model inputs ``[Q, steps]`` int64 of ``frames [F, Q]`` in the delay
+    pattern: ``x[q, t] = frames[t - q, q]``, the start symbol ``codebook_size`` where ``t - q`` is
+    before 0 or past the last frame (numpy's ``models.token_lm.delay_pattern``)."""
+    f, q = frames.shape
+    x = np.full((q, steps), codebook_size, np.int64)
+    for k in range(min(q, steps)):
+        m = min(f, steps - k)
+        x[k, k:k + m] = frames[:m, k]
+    return x
+
+
 class TokenGenerator:
     """Steps a token LM session (``tokens [Q, 1]`` in, ``logits [1, Q, V, 1]`` out).
 
@@ -76,10 +88,7 @@ class TokenGenerator:
         q, n = self.stages, len(frames)
         if self.step or n < 1:
             raise ValueError("prime a prompt of at least one frame right after a reset")
-        x = np.full((q, n), self.codebook_size, np.int64)
-        for k in range(q):
-            x[k, k:] = frames[:n - k, k]
-        out = self.session.step({self._in: x})[self._out]
+        out = self.session.step({self._in: delay_steps(frames, self.codebook_size, n)})[self._out]
         self._logits = np.array(np.asarray(out)[0, :, :, -1])
         for f in range(max(0, n - q), n):
             self._codes[f % q] = frames[f]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rtmir.tasks.token_generator import delay_steps
 from training.core.provenance import git_commit, machine, utc_now
 
 from . import consistency as cs
@@ -41,9 +42,7 @@ def lm_log_probs(session, codes: np.ndarray, codebook_size: int, chunk: int = 25
     """``log p [F, Q]`` (nats) of each code of ``codes [F, Q]`` from the LM session fed the true codes
     in the delay pattern (``nan`` for ``c[0, 0]``, which no step predicts)."""
     f, q = codes.shape
-    steps = np.full((q, f + q - 1), codebook_size, np.int64)
-    for k in range(q):
-        steps[k, k:k + f] = codes[:, k]
+    steps = delay_steps(codes, codebook_size, f + q - 1)
     t = steps.shape[1] - 1  # inputs 0..t-1 predict steps 1..t
     lp = np.full((q, t), np.nan)
     session.reset()
