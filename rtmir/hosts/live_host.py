@@ -171,6 +171,15 @@ class LiveHost:
         """Audio callbacks so far."""
         return 0 if self._side is None else self._side.callbacks
 
+    def xruns_since(self, callback: int) -> int:
+        """Xruns flagged at or after callback index ``callback``. Only the first ``XRUNS_KEPT``
+        are time-stamped: any beyond them count as after (an upper bound, never an undercount)."""
+        side = self._side
+        if side is None:
+            return 0
+        kept = min(side.xruns, len(side.xrun_at))
+        return int(np.count_nonzero(side.xrun_at[:kept] >= callback)) + side.xruns - kept
+
     def callback_intervals_ms(self) -> "np.ndarray":
         """The last (up to 8192) intervals between callbacks, ms, oldest first (allocates)."""
         return np.zeros(0) if self._side is None else self._side.intervals_ms()
