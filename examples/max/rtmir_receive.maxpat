@@ -1093,7 +1093,7 @@
       480,
       20
      ],
-     "text": "generate view: /rtmir/generate/state (playing 0/1, seconds of this take, takes)"
+     "text": "generate view: /rtmir/generate/state (playing 0/1, seconds of this take, takes); /rtmir/generate/live (tokens/s, buffer ahead ms)"
     }
    },
    {
@@ -1101,18 +1101,19 @@
      "id": "obj-96",
      "maxclass": "newobj",
      "numinlets": 2,
-     "numoutlets": 2,
+     "numoutlets": 3,
      "patching_rect": [
       620,
       762,
-      200,
+      320,
       22
      ],
      "outlettype": [
       "",
+      "",
       ""
      ],
-     "text": "route /rtmir/generate/state"
+     "text": "route /rtmir/generate/state /rtmir/generate/live"
     }
    },
    {
@@ -1205,6 +1206,63 @@
       20
      ],
      "text": "playing / position s / takes"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-102",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      880,
+      796,
+      60,
+      22
+     ],
+     "outlettype": [
+      "float",
+      "float"
+     ],
+     "text": "unpack f f"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-103",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      880,
+      830,
+      70,
+      22
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "parameter_enable": 0
+    }
+   },
+   {
+    "box": {
+     "id": "obj-104",
+     "maxclass": "flonum",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      960,
+      830,
+      70,
+      22
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ],
+     "parameter_enable": 0
     }
    }
   ],
@@ -1609,7 +1667,7 @@
     "patchline": {
      "source": [
       "obj-96",
-      1
+      2
      ],
      "destination": [
       "obj-15",
@@ -1661,6 +1719,42 @@
      ],
      "destination": [
       "obj-100",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-96",
+      1
+     ],
+     "destination": [
+      "obj-102",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-102",
+      0
+     ],
+     "destination": [
+      "obj-103",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-102",
+      1
+     ],
+     "destination": [
+      "obj-104",
       0
      ]
     }

@@ -334,6 +334,15 @@ class Engine:
         """Hops each node missed, by node name."""
         return {n.name: n.missed_hops for n in self.nodes}
 
+    def measured(self) -> dict[str, dict[str, float]]:
+        """``Processor.measured()`` of the nodes that report any, by node name."""
+        out = {}
+        for n in self.nodes:
+            figures = n.processor.measured()
+            if figures:
+                out[n.name] = dict(figures)
+        return out
+
     def lane_keys(self) -> list[str]:
         """The node names, in order (the keys of ``missed_hops`` and ``latency_report``)."""
         return [n.name for n in self.nodes]

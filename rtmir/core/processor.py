@@ -148,3 +148,10 @@ class Processor(ABC):
     def params(self) -> dict[str, float]:
         """Current control parameters (name → value)."""
         return {}
+
+    def measured(self) -> dict[str, float]:
+        """Figures the processor measures of itself while it runs (name → value, e.g. a
+        generator's tokens per second of compute): wall-clock readings, so never results (results
+        depend on the input and parameters only). Read by the live host's status record about once
+        a second, from the thread that runs the processor. Default: none."""
+        return {}

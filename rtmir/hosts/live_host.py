@@ -190,7 +190,28 @@ class LiveHost:
         missed = side.in_ring.dropped_writes + side.late_blocks + sum(self._worker.engine.missed_hops().values())
         # the declared latency of the slowest path (core.latency), measured compute on top
         return {"xruns": side.xruns, "missed_hops": missed, "cpu_load": cpu_load,
-                "latency_ms": self._input_latency_ms()}
+                "latency_ms": self._input_latency_ms(), "nodes": self._node_figures()}
+
+    def _node_figures(self) -> dict[str, dict[str, float]]:
+        """Each reporting node's ``measured()`` figures; one that writes audio also gets
+        ``buffer_ahead_ms``: how far its output is written ahead of what the callback plays now
+        (the worker's output ring, or the ahead thread's ring; negative when late)."""
+        engine, side = self._worker.engine, self._side
+        figures = engine.measured()
+        if not figures or side.out_ring is None:
+            return figures
+        rate, played = self.settings.sample_rate, side.in_ring.write_pos
+        for node in engine.nodes:
+            if node.name not in figures or not any(p.kind == "audio" for p in node.desc.outputs):
+                continue
+            if node.placement == "ahead" and self._ahead is not None:
+                ahead = self._ahead.pos - played
+            elif node.placement == "inline":
+                ahead = 0  # written in the callback that plays it
+            else:
+                ahead = self._worker.pos - (played - side.latency_frames)
+            figures[node.name]["buffer_ahead_ms"] = 1000.0 * ahead / rate
+        return figures
 
     def _input_latency_ms(self) -> float:
         """Device input latency + the slowest path's declared latency + the median push (ms)."""

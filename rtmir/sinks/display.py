@@ -71,6 +71,8 @@ class DisplaySink:
         s = self.last_status
         table.caption = (f"xruns {s.get('xruns', 0)} · missed {s.get('missed_hops', 0)} · "
                          f"load {100 * s.get('cpu_load', 0.0):.0f}% · latency {s.get('latency_ms', 0.0):.1f} ms")
+        for node, figures in sorted(s.get("nodes", {}).items()):  # e.g. a generator's tokens/s, buffer ahead
+            table.caption += f"\n{node}: " + " · ".join(f"{k} {v:.1f}" for k, v in figures.items())
         return table
 
     @staticmethod

@@ -128,8 +128,11 @@ class OscSink:
             self._deliver(datagram)
 
     def status(self, stats: dict) -> None:
-        """Send ``/status`` (a plain message) from ``xruns``, ``missed_hops``, ``cpu_load``, ``latency_ms``."""
+        """Send ``/status`` (a plain message) from ``xruns``, ``missed_hops``, ``cpu_load``, ``latency_ms``,
+        then ``/<node>/live`` for each node that measures figures of its own (``stats["nodes"]``)."""
         self._deliver(self.formatter.status(stats))
+        for datagram in self.formatter.node_figures(stats):
+            self._deliver(datagram)
 
     def close(self) -> None:
         """Close the socket (idempotent). Later sends are counted as errors."""

@@ -373,3 +373,15 @@ class EventFormatter:
                 finite_f32(stats.get("latency_ms", 0.0)),
             ],
         )
+
+    def node_figures(self, stats: dict) -> list[bytes]:
+        """One plain message ``<node base>/live f ...`` per node in ``stats["nodes"]`` (the live
+        host's ``measured()`` figures, in the node's own order; non-finite → 0)."""
+        out = []
+        for name, figures in stats.get("nodes", {}).items():
+            got = self._nodes.get(name)
+            base = got[1] if got is not None else f"{self.prefix}/{address_part(name)}"
+            if base == self.prefix:  # a short-addressed kind (pitch, tags): /rtmir/live would be ambiguous
+                base = f"{self.prefix}/{address_part(name)}"
+            out.append(build_message(f"{base}/live", [finite_f32(v) for v in figures.values()]))
+        return out

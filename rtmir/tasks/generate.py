@@ -36,7 +36,9 @@ generated in this take, the takes started since the reset; stamped ``(end of the
 / 24000``. Results are a function of the input, the parameters and the seed only (stream =
 offline), so the measured throughput is not among them: ``codes_per_s`` (attribute, updated at
 every state) is Q per hop over the wall time the hops took since the last state (encoder + LM +
-sampling + decoder; 600 = real time for the shipped codec).
+sampling + decoder; 600 = real time for the shipped codec). Live, it goes out with the host's
+status record (``measured()``: ``/rtmir/generate/live tokens_per_s buffer_ahead_ms``), about once
+a second, with how far the generated audio is written ahead of playback.
 
 Per hop this runs three model calls (encoder, LM, decoder), so the worker placement is the one it needs: the live host's worker
 runs it behind the callback, and a late hop is counted and handled by the node's miss policy.
@@ -156,6 +158,11 @@ class GenerateProcessor(Processor):
         self._interval_hops, self._compute_s = 0, 0.0
         self.codes_per_s = 0.0
         self._start_request = None
+
+    def measured(self) -> dict[str, float]:
+        """``tokens_per_s``: codes made per second of this node's compute (encoder + LM + sampling
+        + decoder) over the last state interval; ``Q x 150`` (600 for the shipped codec) is real time."""
+        return {"tokens_per_s": self.codes_per_s}
 
     # -- streaming ----------------------------------------------------------------------------
     def process(self, block: np.ndarray, t0: int, out=None) -> list[Event]:

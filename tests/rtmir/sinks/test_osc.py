@@ -146,6 +146,17 @@ def test_status_clamps_to_int32_and_defaults_missing_keys():
     assert list(OscMessage(f.status({})).params) == [0, 0, 0.0, 0.0]
 
 
+def test_node_figures_are_one_plain_message_per_node_under_its_own_name():
+    f = EventFormatter()
+    stats = {"nodes": {"generate": {"tokens_per_s": 2196.5, "buffer_ahead_ms": float("nan")},
+                       "pitch": {"calls_per_s": 100.0}}}
+    gen, pitch = (OscMessage(d) for d in f.node_figures(stats))
+    assert gen.address == "/rtmir/generate/live" and _typetags(gen.dgram) == "ff"
+    assert list(gen.params) == [2196.5, 0.0]  # non-finite sent as 0
+    assert pitch.address == "/rtmir/pitch/live"  # never the bare /rtmir/live
+    assert f.node_figures({}) == [] and f.node_figures({"xruns": 1}) == []
+
+
 def test_build_message_never_emits_int64_bool_or_double():
     msg = OscMessage(build_message("/x", [2**35, True, 1e300, "s", np.int64(-(2**40))]))
     assert _typetags(msg.dgram) == "iifsi"

@@ -47,8 +47,12 @@ def test_max_patch_is_valid_json_and_wired():
     assert boxes[codec_route]["text"].split()[1:] == ["/rtmir/codec/tokens", "/rtmir/codec/stages", "/rtmir/codec/lost"]
     assert {l["patchline"]["source"][1] for l in patcher["lines"] if l["patchline"]["source"][0] == codec_route} == {0, 1, 2, 3}
     # the generate view: /rtmir/generate/state playing position takes -> unpack f f f (three numbers)
-    gen_route = by_text["route /rtmir/generate/state"]
+    # and /rtmir/generate/live tokens/s buffer-ahead-ms -> unpack f f (two numbers)
+    gen_route = by_text["route /rtmir/generate/state /rtmir/generate/live"]
     assert [boxes[d]["text"] for d in outs[(gen_route, 0)]] == ["unpack f f f"]
+    (live,) = outs[(gen_route, 1)]
+    assert boxes[live]["text"] == "unpack f f"
+    assert all(boxes[d]["maxclass"] == "flonum" for k in range(2) for d in outs[(live, k)])
     # one chain: each route's reject outlet feeds the next view, the last one [print rtmir-other]
     chain, box = [], by_text["udpreceive 9000"]
     while True:
@@ -76,13 +80,17 @@ def test_pd_patch_wiring_and_default_port():
     assert any(o.endswith("route drums bass other melody") for o in objects)
     assert any(o.endswith("route pitch tags tag status sep codec generate") for o in objects)
     assert any(o.endswith("route tokens stages lost") for o in objects)  # the codec view
-    # the generate view: [route ... generate] -> [s rtmir-gen]; [r rtmir-gen] -> [route state] -> three numbers
+    # the generate view: [route ... generate] -> [s rtmir-gen]; [r rtmir-gen] -> [route state live]:
+    # state -> three numbers, live -> two (tokens/s, buffer ahead ms)
     index = {o.split(" ", 4)[-1]: i for i, o in enumerate(objects) if o.startswith("#X obj")}
     conns = {tuple(map(int, l.split()[2:6])) for l in lines if l.startswith("#X connect")}
-    top, state = index["route pitch tags tag status sep codec generate"], index["route state"]
+    top, state = index["route pitch tags tag status sep codec generate"], index["route state live"]
     assert (top, 6, index["s rtmir-gen"], 0) in conns and not any(c[:2] == (top, 7) for c in conns)
     assert (index["r rtmir-gen"], 0, state, 0) in conns
     unpacks = [i for i, o in enumerate(objects) if o.endswith(" unpack f f f")]
     gen_unpack = next(u for u in unpacks if (state, 0, u, 0) in conns)
     assert sorted((o, objects[d].split()[1]) for s, o, d, _ in conns if s == gen_unpack) == [
         (0, "floatatom"), (1, "floatatom"), (2, "floatatom")]
+    live_unpack = next(i for i, o in enumerate(objects) if o.endswith(" unpack f f") and (state, 1, i, 0) in conns)
+    assert sorted((o, objects[d].split()[1]) for s, o, d, _ in conns if s == live_unpack) == [
+        (0, "floatatom"), (1, "floatatom")]

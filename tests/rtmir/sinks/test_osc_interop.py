@@ -162,7 +162,8 @@ def test_pure_data_patch_parses_pitch_tags_stems_codec_generate_and_status(pd):
             Event("codec", 0.02, {"tokens": [611, 746, 359, 1024], "stages": 3, "lost": 2}),
             Event("generate", 0.03, {"state": [1.0, 2.5, 3.0]}),
         ])
-        sink.status({"xruns": 4, "missed_hops": 1, "cpu_load": 0.5, "latency_ms": 7.25})
+        sink.status({"xruns": 4, "missed_hops": 1, "cpu_load": 0.5, "latency_ms": 7.25,
+                     "nodes": {"generate": {"tokens_per_s": 2196.5, "buffer_ahead_ms": 21.25}}})
     pitch = [line.split(": ", 1)[1].split() for line in pd.wait_for(lambda line: line.startswith("rtmir-pitch:"), count=2)]
     assert [float(v) for v in pitch[0]] == pytest.approx([261.6256, 0.8, 60.0], rel=1e-5)
     assert [float(v) for v in pitch[1]] == pytest.approx([0.0, 0.3, 0.0], abs=1e-6)
@@ -184,8 +185,9 @@ def test_pure_data_patch_parses_pitch_tags_stems_codec_generate_and_status(pd):
     assert sorted(line.split(": ", 1)[1].replace("list ", "") for line in codec) == [
         "lost 2", "stages 3", "tokens 611 746 359 1024"]
     # the generate view: /rtmir/generate/state playing position takes
-    (gen,) = pd.wait_for(lambda line: line.startswith("rtmir-genview:"))
-    assert gen == "rtmir-genview: state 1 2.5 3"
+    # and the host's /rtmir/generate/live tokens_per_s buffer_ahead_ms (with the status record)
+    gen = pd.wait_for(lambda line: line.startswith("rtmir-genview:"), count=2)
+    assert sorted(gen) == ["rtmir-genview: live 2196.5 21.25", "rtmir-genview: state 1 2.5 3"]
     assert not [line for line in pd.seen if "error" in line.lower()], pd.seen
 
 
