@@ -21,6 +21,7 @@ from ..hosts.devices import AudioDeviceError
 from ..hosts.file_host import AudioFileError, FileHost, truncation_warning
 from ..hosts.stop_signals import StopSignals
 from ..session import ModelError
+from ..sinks.midi import MidiSetupError
 from ..sinks.output_path import OutputError, OutputPlan, PartFile
 from ..sinks.osc_format import OscError
 from ..tasks.registry import UnknownTaskError
@@ -28,14 +29,14 @@ from . import live
 from .common import (DeviceLost, UsageError, audio_file_sinks, build_control, build_graph_from_args,  # noqa: F401
                      check_tasks,
                      build_processors, build_sinks, check_block, check_ports, discard, epoch_setter,
-                     make_engine, output_plan, parse_miss_policy, run_inputs, stopped_by)
+                     make_engine, midi_sinks, output_plan, parse_miss_policy, run_inputs, stopped_by)
 
 log = logging.getLogger("rtmir")
 DEMO_CLIP = Path(__file__).resolve().parent.parent / "data" / "demo.flac"
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     AudioFileError, ModelError, OutputError, UnknownTaskError, ChannelError, UsageError, OscError,
-    AudioDeviceError, RateError, JackError, GraphError, ContainerError, CodecError,
+    AudioDeviceError, RateError, JackError, GraphError, ContainerError, CodecError, MidiSetupError,
 )
 
 
@@ -61,6 +62,7 @@ def stream_file(args, path: Path, realtime: bool) -> int:
     sinks = build_sinks(args, None, plan)
     audio: list = []
     try:
+        sinks += midi_sinks(args, graph, plan)
         audio = audio_file_sinks(graph, args.out_dir, host.info.sample_rate, plan)
         engine.control = build_control(args)
     except Exception:

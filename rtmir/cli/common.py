@@ -164,7 +164,55 @@ def output_plan(args, inputs: tuple[Path, ...] = ()) -> OutputPlan:
         if args.out_dir == "" or not out.is_dir():
             raise OutputError(f"--out-dir does not exist or is not a directory: {args.out_dir!r}")
         plan.claim(out / "events.jsonl", "--out-dir (events.jsonl)")
+    if getattr(args, "midi_file", None) is not None:
+        plan.claim(args.midi_file, "--midi-file")
     return plan
+
+
+def voice_config(args):
+    """The MIDI voice rules from ``--mpe``, ``--bend-range``, ``--midi-channel`` (checked)."""
+    from ..midi.voice import VoiceConfig
+
+    if not 1 <= args.midi_channel <= 16:
+        raise UsageError(f"--midi-channel must be 1…16, got {args.midi_channel}")
+    if not 1 <= args.bend_range <= 96:
+        raise UsageError(f"--bend-range must be 1…96 semitones, got {args.bend_range}")
+    return VoiceConfig(bend_range=args.bend_range, channel=args.midi_channel - 1, mpe=args.mpe)
+
+
+def midi_sinks(args, graph: Graph, plan: OutputPlan) -> list:
+    """``--midi-file`` and (live) ``--midi jack:NAME`` sinks, after checking that the graph has a
+    pitch node and the options are sound; none when no MIDI option is given.
+
+    Raises:
+        UsageError, MidiSetupError, OutputError: one line each, before anything is opened.
+    """
+    from ..sinks.midi import MidiFileSink, MidiSetupError, pitch_nodes
+
+    port = getattr(args, "midi", None)
+    if args.midi_file is None and port is None:
+        if args.mpe:
+            raise UsageError("--mpe is for MIDI out: add --midi-file FILE.mid" + (" or --midi jack:NAME" if hasattr(args, "midi") else ""))
+        return []
+    config = voice_config(args)
+    if not pitch_nodes(graph):
+        raise MidiSetupError("MIDI out needs a pitch node: --task pitch (or yin)")
+    if port is not None and not port.startswith("jack:"):
+        raise UsageError(f"--midi {port}: use jack:NAME (a JACK MIDI port; ALSA virtual ports are not supported yet)")
+    sinks = []
+    try:
+        if args.midi_file is not None:
+            sinks.append(MidiFileSink(args.midi_file, config, inputs=plan.inputs))
+        if port is not None:
+            from ..sinks.midi_jack import JackMidiSink
+
+            sinks.append(JackMidiSink(port[len("jack:"):], config))
+            print(f"rtmir: MIDI out on JACK port {sinks[-1].name}", file=sys.stderr)
+    except Exception:
+        for s in sinks:
+            discard(s)
+        raise
+    return sinks
 
 
 def audio_file_sinks(graph: Graph, out_dir: str | None, sample_rate: int, plan: OutputPlan

@@ -25,7 +25,14 @@ def run_live(args) -> int:
     lost (→ ``common.DeviceLost``). Outputs: kept (closed, renamed) once audio has streamed;
     discarded on any failure before that."""
     host, graph, policy, inputs = _prepare_host(args)
-    sinks = common.build_sinks(args, None, common.output_plan(args, common.run_inputs(args, *inputs)))
+    plan = common.output_plan(args, common.run_inputs(args, *inputs))
+    sinks = common.build_sinks(args, None, plan)
+    try:
+        sinks += common.midi_sinks(args, graph, plan)
+    except BaseException:
+        for s in sinks:
+            common.discard(s)
+        raise
     display = None if args.no_display or not sys.stderr.isatty() else DisplaySink()
     try:
         engine = common.make_engine(graph, sinks + ([display] if display else []),
@@ -51,6 +58,11 @@ def run_live(args) -> int:
           f"{summary.get('missed_blocks', 0)} missed blocks, "
           f"{summary.get('missed_hops', 0)} missed hops "
           f"({summary.get('stop_reason', 'stop')})", file=sys.stderr)
+    for s in sinks:
+        if hasattr(s, "late"):  # JACK MIDI: every message at its declared latency, or counted
+            print(f"rtmir: MIDI {s.name}: {s.sent} messages at {s.latency_ms():.1f} ms, {s.late} late "
+                  f"(at most {1000.0 * s.max_late_frames / host.settings.sample_rate:.1f} ms), {s.dropped} dropped",
+                  file=sys.stderr)
     if summary.get("stop_reason") == "interrupt":  # Ctrl-C seen as KeyboardInterrupt
         return common.stopped_by(signal.SIGINT)
     return common.stopped_by(summary.get("signal") or signals.signum)

@@ -35,6 +35,12 @@ def _common(p: argparse.ArgumentParser, block_default: int) -> None:
     p.add_argument("--jsonl", metavar="FILE", help="write one JSON object per event")
     p.add_argument("--out-dir", metavar="DIR",
                    help="write events.jsonl and every audio port routed to a file into DIR (latency compensated)")
+    p.add_argument("--midi-file", metavar="FILE.mid",
+                   help="write the pitch node's notes (with pitch bend) as a Standard MIDI File, at the audio's times")
+    p.add_argument("--mpe", action="store_true", help="MIDI: one MPE member channel per note (lower zone, 15 members)")
+    p.add_argument("--bend-range", type=int, default=2, metavar="N",
+                   help="MIDI without --mpe: pitch bend range, ± semitones (default 2; MPE members use 48)")
+    p.add_argument("--midi-channel", type=int, default=1, metavar="N", help="MIDI channel 1..16 without --mpe (default 1)")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
 
 
@@ -75,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="JACK ports (repeatable; 'none') that outputs 1, 2, ... feed instead of system:playback_*")
     p.add_argument("--play", metavar="FILE",
                    help="play FILE into the live input path in place of what the input device hears (the device still runs the clock); stops after it")
+    p.add_argument("--midi", metavar="jack:NAME",
+                   help="MIDI out on the JACK MIDI port rtmir-midi:NAME, frame-accurate at a declared latency")
     p.add_argument("--no-display", action="store_true", help="no terminal display")
     p.add_argument("--miss-policy", default="skip", metavar="P",
                    help="what a hop the worker is too late for yields: skip, hold or dry, or TASK=P,... (default skip)")

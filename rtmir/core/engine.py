@@ -224,12 +224,16 @@ class Engine:
     def reset(self) -> None:
         """Reset every node (buffers, resamplers, aligners, processors' state); nodes running in
         the audio callback reset at the start of its next block; ahead nodes (generators, on
-        their own thread) are not reset: they follow their own clock."""
+        their own thread) are not reset: they follow their own clock. Sinks with a ``reset``
+        (MIDI: every sounding note ends) are told."""
         for node in self.nodes:
             if self.inline is not None and node in self.inline.nodes:
                 self.inline.reset_requested = True
             elif node.name not in self._detached:
                 node.reset()
+        for sink in self.sinks:
+            if hasattr(sink, "reset"):
+                sink.reset()
 
     # -- push -----------------------------------------------------------------------------
     def push(self, block: np.ndarray, out: np.ndarray | None = None, missed: bool = False) -> list[Event]:

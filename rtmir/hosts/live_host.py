@@ -288,6 +288,11 @@ class LiveHost:
             from .play import load
 
             self._side.play = load(self.play, rate, ch, block)
+        for sink in engine.sinks:  # JACK MIDI: stamped with JACK time from the callback, due at a fixed latency
+            if hasattr(sink, "bind_live"):
+                self._side.clock = sink.frame_clock
+                side = self._side
+                sink.bind_live(lambda: side.jack_offset, rate, latency, engine)
         if self.output:  # nodes placed inline run in the callback, their rows skip the output ring
             self._side.inline = engine.attach_inline()
         plan, rows = engine.detach_ahead()  # generators: their own thread, ahead of playback

@@ -57,6 +57,10 @@ class AudioSide:
         self.inline = None  # the engine's InlinePart: nodes run here, in the callback
         self.play = None  # hosts.play.PlayInput: a file in place of the device's input
         self.ahead = None  # hosts.ahead.AheadPart: generated rows, copied here
+        self.clock = None  # () -> JACK frame time of this cycle's start (a JACK MIDI sink's), or None
+        self.jack_offset: int | None = None  # JACK frame − stream frame of the latest callback
+        self._cycle_frame = -1  # that cycle's JACK frame, and how far into it the callback's block starts
+        self._cycle_sub = self._cycle_n = 0
 
     def duplex(self, indata, outdata, frames, time_info, status) -> None:
         if self.stopping:
@@ -83,12 +87,26 @@ class AudioSide:
             self.epoch = time.time() - self.capture_age_s
         if status:
             self._count(status)
+        if self.clock is not None:
+            self._stamp_jack_time(indata.shape[0])
         if self.play is not None:  # --play: the file's next frames stand in for the device's
             indata = self.play.next_block(indata.shape[0])
         self.in_ring.write(indata)  # drops (and counts) when full, never waits
         self.times[self.callbacks & (TIMES - 1)] = time.perf_counter()
         self.callbacks += 1
         return indata
+
+    def _stamp_jack_time(self, frames: int) -> None:
+        """``jack_offset`` for this block: the JACK frame its first sample entered the graph at,
+        minus its stream frame. PortAudio may split a JACK cycle into several callbacks (block =
+        period / k): those after the first start further into the cycle."""
+        frame = self.clock()
+        if frame == self._cycle_frame:
+            self._cycle_sub += self._cycle_n
+        else:
+            self._cycle_frame, self._cycle_sub = frame, 0
+        self._cycle_n = frames
+        self.jack_offset = frame + self._cycle_sub - self.in_ring.write_pos
 
     def _count(self, status) -> None:
         if self.xruns < XRUNS_KEPT:

@@ -3,33 +3,18 @@ exactly the reported sample (freewheel), and one slow node misses alone (real ti
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 import pytest
 
 from graph_nodes import Clicks, Delay, Slow
 from jack_tools import (PERIOD, RATE, CaptureSink, Player, Recorder, RmsProcessor, assert_fixed_lag, impulse_lags,
-                        wait_for)
+                        run_in_thread, wait_for)
 from rtmir.core.engine import Engine
 from rtmir.core.graph import GraphSpec, build_graph
 from rtmir.hosts.live_host import LiveHost
 
 pytestmark = pytest.mark.jack
-
-
-def run_in_thread(host: LiveHost, engine: Engine):
-    stop, result = threading.Event(), {}
-
-    def target() -> None:
-        try:
-            result["summary"] = host.run(engine, stop=stop.is_set)
-        except Exception as exc:  # reported through result["error"]
-            result["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread, stop, result
 
 
 def graph(spec: dict, **make):

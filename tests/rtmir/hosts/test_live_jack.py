@@ -10,7 +10,6 @@ import math
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 
 from rtmir.bench.jack import bare_passthrough as _bare_passthrough
 from jack_tools import (PERIOD, RATE, CaptureSink, OscReceiver, Player, Recorder, RmsProcessor, assert_fixed_lag,
-                        impulse_lags, wait_for)
+                        impulse_lags, run_in_thread, wait_for)
 from rtmir.core.engine import Engine
 from rtmir.hosts.live_host import AudioDeviceError, DeviceLostError, LiveHost  # noqa: F401
 from rtmir.sinks.osc import OscSink
@@ -52,20 +51,6 @@ def offline_events(signal: np.ndarray, start_frame: int, total_frames: int) -> l
     for i in range(0, total_frames, 4096):
         engine.push(stream[None, i:i + 4096].copy())
     return sink.events
-
-
-def run_in_thread(host: LiveHost, engine: Engine, **kwargs) -> tuple[threading.Thread, threading.Event, dict]:
-    stop, result = threading.Event(), {}
-
-    def target() -> None:
-        try:
-            result["summary"] = host.run(engine, stop=stop.is_set, **kwargs)
-        except Exception as exc:  # reported by the test through result["error"]
-            result["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread, stop, result
 
 
 def test_freewheel_yin_events_over_osc_match_offline(jack_server, record_property):
