@@ -9,12 +9,12 @@ handler asserts (``pa_jack.c: Terminate: Assertion `err == 0'``) and aborts the 
 from __future__ import annotations
 
 import functools
-import threading
 
 import numpy as np
 import pytest
 
 from rtmir.bench import jack as _jack
+from rtmir.bench.e2e import _run_in_thread as run_in_thread  # noqa: F401  (re-exported for the tests)
 from rtmir.bench.jack import JackError  # noqa: F401  (re-exported for the tests)
 from rtmir.bench.osc_receiver import OscReceiver  # noqa: F401  (re-exported for the tests)
 from rtmir.core.processor import Event, ProcessSpec, Processor
@@ -139,18 +139,3 @@ def assert_fixed_lag(each: list, net: list, expected: int, xruns: int, what="") 
             (what, each, net)
         assert net.count(expected) > len(net) // 2, (what, each, net)
 
-
-def run_in_thread(host, engine, **kwargs) -> tuple[threading.Thread, threading.Event, dict]:
-    """``host.run(engine, **kwargs)`` on a thread until the returned event is set; the result
-    dict gets ``summary``, or ``error`` (the exception, for the test to report)."""
-    stop, result = threading.Event(), {}
-
-    def target() -> None:
-        try:
-            result["summary"] = host.run(engine, stop=stop.is_set, **kwargs)
-        except Exception as exc:  # reported by the test through result["error"]
-            result["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread, stop, result

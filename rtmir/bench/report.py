@@ -88,10 +88,11 @@ def render() -> str:
     """The whole BENCHMARKS.md text."""
     parts = [
         "# Benchmarks\n",
-        "Figures measured on this project's machine and recorded by scripts in the repo; regenerate this "
-        "page with `python -m rtmir.bench.report` after re-running them. Machine: " + machine() + ". "
-        f"Page assembled {date.today().isoformat()}; each section names its command and, where it matters, "
-        "the load the machine was under.\n",
+        "Figures measured on this project's 2-core machines and recorded by scripts in the repo; regenerate "
+        "this page with `python -m rtmir.bench.report` after re-running them. Sessions have run on more than "
+        "one such machine (AMD EPYC and Intel Xeon, 2 cores each): absolute times are rough, ratios measured in "
+        f"one run firmer. Page assembled {date.today().isoformat()} on: " + machine() + "; each section names "
+        "its command and, where it matters, the machine and the load it was under.\n",
     ]
     for path in sorted(RESULTS.glob("bench_*.json")):
         parts.append(json_section(path))

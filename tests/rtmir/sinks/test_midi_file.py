@@ -7,7 +7,6 @@ import sys
 
 import mido
 import numpy as np
-import pytest
 import soundfile as sf
 
 RATE = 44100

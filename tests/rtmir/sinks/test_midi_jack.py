@@ -10,88 +10,24 @@ import numpy as np
 import pytest
 
 from jack_tools import PERIOD, RATE, SERVER, Player, jack_server, run_in_thread, wait_for  # noqa: F401  (fixture)
+from rtmir.bench.midi import GATE_HOP as HOP, LevelGate, MidiRecorder, burst_signal, expected_notes, timing_errors
 from rtmir.core.engine import Engine
-from rtmir.core.processor import Event, ProcessSpec, Processor
 from rtmir.hosts.live_host import LiveHost
 from rtmir.midi.voice import VoiceConfig
 from rtmir.sinks.midi_jack import JackMidiSink
 
 pytestmark = pytest.mark.jack
 
-HOP = 480
 #: bursts of DC (start frame, length) in the player's signal; a hop with any burst sample is voiced
 BURSTS = [(2000, 9000), (20011, 4801), (31000, 12000), (50500, 7777)]
 
 
-class LevelPitch(Processor):
-    """Pitch frames from the level: voiced at 440 Hz when a hop holds a sample over 0.1 (an
-    exact, model-free tracker, so the test measures the MIDI transport alone)."""
-
-    task = "levelpitch"
-    result = "pitch"
-    hop_size = HOP
-    latency_samples = HOP  # a hop's frame describes the hop's start
-
-    def prepare(self, spec: ProcessSpec) -> None:
-        self.rate = spec.sample_rate
-
-    def reset(self) -> None:
-        pass
-
-    def process(self, block, t0, out=None):
-        loud = np.abs(block[0]).reshape(-1, HOP).max(axis=1) > 0.1
-        return [Event(self.task, (t0 + k * HOP) / self.rate, {"f0_hz": 440.0, "voiced": bool(v), "confidence": 1.0})
-                for k, v in enumerate(loud)]
-
-
-class MidiRecorder:
-    """A JACK client recording every MIDI event on its input with its JACK frame time."""
-
-    def __init__(self) -> None:
-        import jack
-
-        self.client = jack.Client("rtmir_midirec", no_start_server=True, servername=SERVER)
-        self.port = self.client.midi_inports.register("in")
-        self.events: list[tuple[int, bytes]] = []
-        self.client.set_process_callback(self._process)
-        self.client.activate()
-
-    def _process(self, frames: int) -> None:
-        start = self.client.last_frame_time
-        for offset, data in self.port.incoming_midi_events():
-            self.events.append((start + offset, bytes(data)))
-
-    def notes(self) -> list[tuple[int, str, int]]:
-        """(JACK frame, "on"/"off", note) of the note messages, in order."""
-        kind = {0x90: "on", 0x80: "off"}
-        return [(f, kind[d[0] & 0xF0], d[1]) for f, d in self.events if d[0] & 0xF0 in kind]
-
-    def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
-
-
 def signal() -> np.ndarray:
-    x = np.zeros(BURSTS[-1][0] + BURSTS[-1][1] + RATE // 2, np.float32)
-    for a, n in BURSTS:
-        x[a:a + n] = 0.5
-    return x
-
-
-def expected_frames(player: Player, latency: int) -> list[tuple[int, str, int]]:
-    """The JACK frames the declared latency puts each note-on and note-off at."""
-    offset = player.jack_time - player.start_frame  # JACK frame − stream frame
-    out = []
-    for a, n in BURSTS:
-        first, end = player.start_frame + a, player.start_frame + a + n
-        on = first // HOP * HOP  # the hop holding the burst's first sample
-        off = -(-end // HOP) * HOP  # the first hop with none of it
-        out += [(on + latency + offset, "on", 69), (off + latency + offset, "off", 69)]
-    return out
+    return burst_signal(BURSTS, (BURSTS[-1][0] + BURSTS[-1][1]) / RATE + 0.5, RATE)
 
 
 def run_live(host: LiveHost, engine: Engine, sink: JackMidiSink, freewheel: bool, until):
-    recorder = MidiRecorder()
+    recorder = MidiRecorder(SERVER)
     recorder.client.connect(sink.name, recorder.port)
     thread, stop, result = run_in_thread(host, engine)
     player = Player(signal(), host, server=SERVER)
@@ -118,7 +54,7 @@ def run_live(host: LiveHost, engine: Engine, sink: JackMidiSink, freewheel: bool
 
 def test_freewheel_every_note_lands_exactly_the_declared_latency_after_its_audio(jack_server, record_property):
     sink = JackMidiSink("voice", VoiceConfig(onset_frames=2, release_frames=2), server=SERVER)
-    engine = Engine([LevelPitch()], [sink])
+    engine = Engine([LevelGate()], [sink])
     # freewheel runs JACK as fast as the clients: the worker falls behind by design, so the slack
     # (output latency) must cover it, as in the freewheel audio tests
     slack_blocks = math.ceil(6 * len(signal()) / PERIOD)
@@ -128,7 +64,7 @@ def test_freewheel_every_note_lands_exactly_the_declared_latency_after_its_audio
     latency = sink.latency_frames[engine.nodes[0].name]
     # declared: the node's own (a hop: 480) + the host block (128) + one decision hop + the slack
     assert latency == HOP + PERIOD + HOP + slack_blocks * PERIOD
-    got, want = rec.notes(), expected_frames(player, latency)
+    got, want = rec.notes(), expected_notes(player, BURSTS, latency)
     record_property("midi_freewheel_errors_frames", [g[0] - w[0] for g, w in zip(got, want)])
     assert got[:len(want)] == want
     assert sink.late == 0 and sink.dropped == 0
@@ -137,16 +73,14 @@ def test_freewheel_every_note_lands_exactly_the_declared_latency_after_its_audio
 def test_realtime_notes_are_within_a_millisecond_of_the_declared_latency_or_counted_late(jack_server,
                                                                                           record_property):
     sink = JackMidiSink("voice", VoiceConfig(onset_frames=2, release_frames=2), server=SERVER)
-    engine = Engine([LevelPitch()], [sink])
+    engine = Engine([LevelGate()], [sink])
     host = LiveHost(block=PERIOD, watchdog_seconds=5.0)
     done = lambda r, p: p.done and len(r.notes()) >= 2 * len(BURSTS)  # noqa: E731
     player, rec, summary = run_live(host, engine, sink, False, done)
     latency = sink.latency_frames[engine.nodes[0].name]
     record_property("midi_latency_ms", 1000 * latency / RATE)
-    got, want = rec.notes(), expected_frames(player, latency)
-    # a JACK cycle rtmir's callback missed shifts stream time against JACK time (Player.slip_at)
-    slips = player.slip_at([w[0] - latency - (player.jack_time - player.start_frame) for w in want])
-    errors = [int(g[0] - (w[0] - s)) for g, w, s in zip(got, want, slips)]
+    got, want = rec.notes(), expected_notes(player, BURSTS, latency)
+    errors = timing_errors(got, want)  # cycles rtmir's callback missed are in `want` (Player.slip_at)
     record_property("midi_realtime_errors_frames", errors)
     record_property("midi_late", sink.late)
     assert [g[1:] for g in got[:len(want)]] == [w[1:] for w in want]
@@ -156,7 +90,7 @@ def test_realtime_notes_are_within_a_millisecond_of_the_declared_latency_or_coun
 
 def test_stopping_mid_note_ends_the_note(jack_server):
     sink = JackMidiSink("voice", VoiceConfig(onset_frames=2, release_frames=2), server=SERVER)
-    engine = Engine([LevelPitch()], [sink])
+    engine = Engine([LevelGate()], [sink])
     host = LiveHost(block=PERIOD, watchdog_seconds=5.0)
 
     def in_first_burst(rec, player) -> bool:  # stop while the first burst's note is sounding
@@ -189,7 +123,7 @@ def test_cli_pitch_model_plays_a_melody_as_midi_on_a_jack_port(jack_server, tmp_
         finder = jack.Client("rtmir_finder", no_start_server=True, servername=SERVER)
         wait_for(lambda: finder.get_ports("rtmir-midi:voice") or proc.poll() is not None, 30, "the MIDI port")
         finder.close()
-        recorder = MidiRecorder()
+        recorder = MidiRecorder(SERVER)
         recorder.client.connect("rtmir-midi:voice", recorder.port)
         out, err = proc.communicate(timeout=60)
         time.sleep(0.1)
@@ -216,3 +150,12 @@ def test_cli_pitch_model_plays_a_melody_as_midi_on_a_jack_port(jack_server, tmp_
         at = first + round((((a + b) / 2) - SCORE[0][1]) * RATE)
         state = [s for s in sounding if s[0] <= at][-1]
         assert state[1] is not None and abs(state[1] + state[2] / 8192 * 2 - midi) < 0.5, (midi, state)
+
+
+def test_the_midi_benchmark_reports_every_message_on_time_or_late(jack_server):
+    from rtmir.bench.midi import midi_timing
+
+    out = midi_timing(3.0, server=SERVER)
+    assert out["sequence_matches"] and out["messages_recorded"] == out["messages_due"] >= 8
+    assert out["within_1ms"] + out["late"] + out["run"]["xruns"] >= out["messages_due"]
+    assert out["declared_latency_ms"] == pytest.approx(1000 * (HOP + PERIOD + HOP + 2 * PERIOD) / RATE)
