@@ -13,6 +13,11 @@ generate_mono`` (every melodic family, 30–220 BPM) at 44.1 kHz, soundfont Muse
 (validation only).
 
     python -m training.notes.voice_eval --n 20 --seconds 8 --json docs/results/midi_voice_eval.json
+
+``--task basic-pitch`` runs the peer: Basic Pitch 0.4.0's own ONNX model (in its wheel) through
+onnxruntime with its default note settings, offline over the whole clip (polyphonic: it may add
+notes a monophonic voice cannot). Its TensorFlow dependencies are not needed for the ONNX model:
+``pip install --no-deps basic-pitch==0.4.0 pretty_midi resampy six importlib_resources``.
 """
 from __future__ import annotations
 
@@ -75,6 +80,18 @@ def file_notes(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return intervals, np.array([440.0 * 2 ** ((p - 69) / 12) for *_, p in out])
 
 
+def basic_pitch_notes(wav: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(intervals, pitches Hz)`` of Basic Pitch's notes for ``wav`` (its wheel's ONNX model)."""
+    import basic_pitch
+    from basic_pitch import inference
+
+    model = Path(basic_pitch.__file__).parent / "saved_models" / "icassp_2022" / "nmp.onnx"
+    _, _, events = inference.predict(str(wav), str(model))
+    events = sorted(events, key=lambda e: e[0])
+    intervals = np.array([[float(a), max(float(b), float(a) + 1e-3)] for a, b, *_ in events]).reshape(-1, 2)
+    return intervals, np.array([440.0 * 2 ** ((int(e[2]) - 69) / 12) for e in events])
+
+
 def score_clip(ref_i, ref_p, est_i, est_p) -> dict:
     import mir_eval
 
@@ -96,6 +113,9 @@ def evaluate(n: int, seconds: float, tasks: tuple[str, ...], soundfont: str = "M
             sf.write(wav, audio, RATE)
             row = {"seed": seed0 + k, "instrument": instrument, "notes": len(ref_p)}
             for task in tasks:
+                if task == "basic-pitch":
+                    row[task] = score_clip(ref_i, ref_p, *basic_pitch_notes(wav))
+                    continue
                 mid = Path(d) / f"clip{k}_{task}.mid"
                 subprocess.run([sys.executable, "-m", "rtmir", "stream", str(wav), "--task", task, "--midi-file", str(mid)],
                                check=True, capture_output=True, text=True)
@@ -111,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.notes.voice_eval", description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=8.0)
-    ap.add_argument("--task", action="append", help="pitch, yin (default both)")
+    ap.add_argument("--task", action="append", help="pitch, yin, basic-pitch (the peer; default pitch and yin)")
     ap.add_argument("--json", required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
