@@ -4,7 +4,8 @@ against the frame its declared latency puts it at, recorded by a second JACK cli
     Player (bursts into rtmir's input) ─► rtmir: LevelGate ─► voice ─► JackMidiSink ─► MidiRecorder
                                                [pitch model beside it, its own voice: load]
 
-``LevelGate`` is an exact, model-free pitch node (voiced while a hop holds a sample over 0.1), so
+``LevelGate`` is an exact, model-free pitch node (voiced while a hop holds a sample over 0.1; its
+voice decides in 2 frames, one decision hop), so
 the figures measure the transport: the worker's jitter, the MIDI port's scheduling, JACK. A burst
 starting in hop ``h`` must give its note-on at JACK frame ``h + latency + (JACK − stream offset)``,
 its note-off at the first hop without it, plus the same. Stream time is corrected for cycles the
@@ -143,7 +144,7 @@ def midi_timing(seconds: float = 30.0, block: int = 128, rate: int = 48000, with
             from ..tasks.registry import build_processor
 
             processors.append(build_processor("pitch", None))
-        sink = JackMidiSink("bench", VoiceConfig(), server=name)
+        sink = JackMidiSink("bench", VoiceConfig(onset_frames=2, release_frames=2, retrigger_frames=2), server=name)
         engine = Engine(processors, [sink])
         host = LiveHost(block=block, sample_rate=rate, watchdog_seconds=5.0)
         rec = MidiRecorder(name)

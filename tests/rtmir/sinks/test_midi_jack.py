@@ -53,7 +53,7 @@ def run_live(host: LiveHost, engine: Engine, sink: JackMidiSink, freewheel: bool
 
 
 def test_freewheel_every_note_lands_exactly_the_declared_latency_after_its_audio(jack_server, record_property):
-    sink = JackMidiSink("voice", VoiceConfig(onset_frames=2, release_frames=2), server=SERVER)
+    sink = JackMidiSink("voice", VoiceConfig(onset_frames=2, release_frames=2, retrigger_frames=2), server=SERVER)
     engine = Engine([LevelGate()], [sink])
     # freewheel runs JACK as fast as the clients: the worker falls behind by design, so the slack
     # (output latency) must cover it, as in the freewheel audio tests
@@ -72,7 +72,7 @@ def test_freewheel_every_note_lands_exactly_the_declared_latency_after_its_audio
 
 def test_realtime_notes_are_within_a_millisecond_of_the_declared_latency_or_counted_late(jack_server,
                                                                                           record_property):
-    sink = JackMidiSink("voice", VoiceConfig(onset_frames=2, release_frames=2), server=SERVER)
+    sink = JackMidiSink("voice", VoiceConfig(onset_frames=2, release_frames=2, retrigger_frames=2), server=SERVER)
     engine = Engine([LevelGate()], [sink])
     host = LiveHost(block=PERIOD, watchdog_seconds=5.0)
     done = lambda r, p: p.done and len(r.notes()) >= 2 * len(BURSTS)  # noqa: E731
@@ -89,7 +89,7 @@ def test_realtime_notes_are_within_a_millisecond_of_the_declared_latency_or_coun
 
 
 def test_stopping_mid_note_ends_the_note(jack_server):
-    sink = JackMidiSink("voice", VoiceConfig(onset_frames=2, release_frames=2), server=SERVER)
+    sink = JackMidiSink("voice", VoiceConfig(onset_frames=2, release_frames=2, retrigger_frames=2), server=SERVER)
     engine = Engine([LevelGate()], [sink])
     host = LiveHost(block=PERIOD, watchdog_seconds=5.0)
 
