@@ -48,6 +48,8 @@ class Sink(Protocol):
 
     def close(self) -> None: ...
 
+    # optional: ``bind_graph(graph)`` (before streaming), ``reset()`` (the engine was reset)
+
 
 @dataclass
 class EngineStats:
@@ -340,12 +342,7 @@ class Engine:
 
     def measured(self) -> dict[str, dict[str, float]]:
         """``Processor.measured()`` of the nodes that report any, by node name."""
-        out = {}
-        for n in self.nodes:
-            figures = n.processor.measured()
-            if figures:
-                out[n.name] = dict(figures)
-        return out
+        return {n.name: dict(figures) for n in self.nodes if (figures := n.processor.measured())}
 
     def lane_keys(self) -> list[str]:
         """The node names, in order (the keys of ``missed_hops`` and ``latency_report``)."""

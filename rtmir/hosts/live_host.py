@@ -43,7 +43,7 @@ import numpy as np
 from ..core.engine import Engine
 from .ahead import AheadPart
 from .devices import AudioDeviceError, StreamSettings, _sd, resolve_stream
-from .live_worker import AudioSide, Worker, median_push_ms, warm_up
+from .live_worker import AudioSide, Worker, warm_up
 from .ring import DelayRing, InputRing
 from .stop_signals import StopSignals
 
@@ -117,9 +117,7 @@ class LiveHost:
             raise ValueError("channels, ring_seconds, watchdog_seconds and output_latency_blocks must be positive")
         if deadline_ms is not None and not deadline_ms > 0:
             raise ValueError(f"deadline_ms must be positive (or None), got {deadline_ms}")
-        self.deadline_ms = deadline_ms
-        self.play = play
-        self.jack_ports = jack_ports
+        self.deadline_ms, self.play, self.jack_ports = deadline_ms, play, jack_ports
         self.wired: dict[str, list[str]] = {}  # JACK port → its connections, after jack_ports
         self.device, self.block, self.sample_rate = device, block, sample_rate
         self.channels, self.output = channels, output
@@ -128,13 +126,12 @@ class LiveHost:
             raise ValueError(f"ahead_blocks must be at least 1, got {ahead_blocks}")
         self.ahead_blocks = ahead_blocks
         self.ring_seconds, self.watchdog_seconds = ring_seconds, watchdog_seconds
-        self.output_latency_blocks = output_latency_blocks
+        self.output_latency_blocks = output_latency_blocks  # the output slack (also JACK MIDI's)
         self.settings: StreamSettings | None = None
         self._side: AudioSide | None = None
         self._worker: Worker | None = None
         self._ahead: AheadPart | None = None
-        self._stream = None
-        self._signal: int | None = None  # the stop signal that ended the run
+        self._stream, self._signal = None, None  # the stream; the stop signal that ended the run
         self._device_latency = (0.0, 0.0)
 
     # -- live figures (any thread) ----------------------------------------------------------
@@ -185,38 +182,11 @@ class LiveHost:
         return np.zeros(0) if self._side is None else self._side.intervals_ms()
 
     def status(self, cpu_load: float) -> dict:
-        """The ``/status`` record: xruns, missed hops, worker busy fraction, latency (ms)."""
-        side = self._side
-        missed = side.in_ring.dropped_writes + side.late_blocks + sum(self._worker.engine.missed_hops().values())
-        # the declared latency of the slowest path (core.latency), measured compute on top
-        return {"xruns": side.xruns, "missed_hops": missed, "cpu_load": cpu_load,
-                "latency_ms": self._input_latency_ms(), "nodes": self._node_figures()}
+        """The ``/status`` record (``live_summary.status``): xruns, missed hops, worker busy
+        fraction, latency (ms), and the figures nodes measure of themselves."""
+        from .live_summary import status
 
-    def _node_figures(self) -> dict[str, dict[str, float]]:
-        """Each reporting node's ``measured()`` figures; one that writes audio also gets
-        ``buffer_ahead_ms``: how far its output is written ahead of what the callback plays now
-        (the worker's output ring, or the ahead thread's ring; negative when late)."""
-        engine, side = self._worker.engine, self._side
-        figures = engine.measured()
-        if not figures or side.out_ring is None:
-            return figures
-        rate, played = self.settings.sample_rate, side.in_ring.write_pos
-        for node in engine.nodes:
-            if node.name not in figures or not any(p.kind == "audio" for p in node.desc.outputs):
-                continue
-            if node.placement == "ahead" and self._ahead is not None:
-                ahead = self._ahead.pos - played
-            elif node.placement == "inline":
-                ahead = 0  # written in the callback that plays it
-            else:
-                ahead = self._worker.pos - (played - side.latency_frames)
-            figures[node.name]["buffer_ahead_ms"] = 1000.0 * ahead / rate
-        return figures
-
-    def _input_latency_ms(self) -> float:
-        """Device input latency + the slowest path's declared latency + the median push (ms)."""
-        return (1000.0 * self._device_latency[0] + self._worker.engine.max_latency_ms()
-                + median_push_ms(self._worker))
+        return status(self, cpu_load)
 
     # -- the run ----------------------------------------------------------------------------
     def run(self, engine: Engine, stop=None, status_every: float = 1.0, on_epoch=None) -> dict:
@@ -288,11 +258,9 @@ class LiveHost:
             from .play import load
 
             self._side.play = load(self.play, rate, ch, block)
-        for sink in engine.sinks:  # JACK MIDI: stamped with JACK time from the callback, due at a fixed latency
+        for sink in engine.sinks:  # JACK MIDI: the callback stamps JACK time, messages go at a fixed latency
             if hasattr(sink, "bind_live"):
-                self._side.clock = sink.frame_clock
-                side = self._side
-                sink.bind_live(lambda: side.jack_offset, rate, latency, engine)
+                sink.bind_live(self._side, rate, latency, engine)
         if self.output:  # nodes placed inline run in the callback, their rows skip the output ring
             self._side.inline = engine.attach_inline()
         plan, rows = engine.detach_ahead()  # generators: their own thread, ahead of playback

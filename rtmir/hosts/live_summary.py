@@ -1,11 +1,12 @@
-"""The summary of a ``LiveHost`` run: its counters, as one dict (also read mid-run)."""
+"""The summary of a ``LiveHost`` run (its counters, as one dict, also read mid-run) and the
+``/status`` record the worker sends about once a second."""
 from __future__ import annotations
 
 import time
 
 import numpy as np
 
-from .live_worker import TIMES
+from .live_worker import TIMES, median_push_ms
 
 
 def summary(host, reason: str) -> dict:
@@ -48,3 +49,36 @@ def summary(host, reason: str) -> dict:
                                        / s.sample_rate) if host.output else None,
         "timetag_epoch": side.epoch,
     }
+
+
+def status(host, cpu_load: float) -> dict:
+    """The ``/status`` record: xruns, missed hops (dropped and late blocks included), the
+    worker's busy fraction, the input latency (ms: device + the slowest path's declared latency +
+    the median push) and ``nodes`` (``node_figures``)."""
+    side, engine = host._side, host._worker.engine
+    missed = side.in_ring.dropped_writes + side.late_blocks + sum(engine.missed_hops().values())
+    latency_ms = 1000.0 * host._device_latency[0] + engine.max_latency_ms() + median_push_ms(host._worker)
+    return {"xruns": side.xruns, "missed_hops": missed, "cpu_load": cpu_load, "latency_ms": latency_ms,
+            "nodes": node_figures(host)}
+
+
+def node_figures(host) -> dict[str, dict[str, float]]:
+    """Each reporting node's ``measured()`` figures; one that writes audio also gets
+    ``buffer_ahead_ms``: how far its output is written ahead of what the callback plays now
+    (the worker's output ring, or the ahead thread's ring; negative when late)."""
+    engine, side = host._worker.engine, host._side
+    figures = engine.measured()
+    if not figures or side.out_ring is None:
+        return figures
+    rate, played = host.settings.sample_rate, side.in_ring.write_pos
+    for node in engine.nodes:
+        if node.name not in figures or not any(p.kind == "audio" for p in node.desc.outputs):
+            continue
+        if node.placement == "ahead" and host._ahead is not None:
+            ahead = host._ahead.pos - played
+        elif node.placement == "inline":
+            ahead = 0  # written in the callback that plays it
+        else:
+            ahead = host._worker.pos - (played - side.latency_frames)
+        figures[node.name]["buffer_ahead_ms"] = 1000.0 * ahead / rate
+    return figures

@@ -52,7 +52,7 @@ class VoiceConfig:
         channel: 0-based channel without MPE.
         mpe: one member channel per note (see module docstring).
         mpe_members: member channels of the MPE zone (1..15: channels 1..members).
-        bend_step: smallest change, in 14-bit bend units, that is sent (8 ≈ 0.6 cents at ±2).
+        bend_step: smallest change, in 14-bit bend units, that is sent (8 ≈ 0.2 cents at ±2).
     """
 
     onset_frames: int = 3

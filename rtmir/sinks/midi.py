@@ -11,6 +11,7 @@ messages through ``_deliver``. ``MidiFileSink`` is here; the JACK port is ``midi
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..core.processor import Event
@@ -48,7 +49,6 @@ class MidiSink:
         self.voices: dict[str, PitchVoice] = {}
         self.messages = 0
         self._last_t = 0.0
-        self._closed = False
 
     def bind_graph(self, graph) -> None:
         """Make a voice per pitch node and send their setup (bend range or MPE zone)."""
@@ -59,8 +59,6 @@ class MidiSink:
             raise MidiSetupError(f"--mpe plays one pitch node, the graph has {len(names)}: {', '.join(names)}")
         if self.config.channel + len(names) > 16:
             raise MidiSetupError(f"{len(names)} pitch nodes from channel {self.config.channel + 1} need more than 16 channels")
-        from dataclasses import replace
-
         self.voices = {name: PitchVoice(replace(self.config, channel=self.config.channel + i), name)
                        for i, name in enumerate(names)}
         for voice in self.voices.values():

@@ -75,9 +75,10 @@ class JackMidiSink(MidiSink):
         self._head = self._tail = 0
         self.sent = self.late = self.dropped = self.max_late_frames = 0
         self.cycles = 0
+        self._closed = False
         self.latency_frames: dict[str, int] = {}
         self._rate: int | None = None
-        self._offset = None  # () -> JACK frame − stream frame, or None before the first callback
+        self._side = None  # the live host's AudioSide: its jack_offset = JACK frame − stream frame
         self.client.set_process_callback(self._process)
         self.client.activate()
 
@@ -86,11 +87,13 @@ class JackMidiSink(MidiSink):
         """JACK's frame time of the current cycle's first frame (for the audio callback)."""
         return self.client.last_frame_time
 
-    def bind_live(self, offset, rate: int, slack_frames: int, engine) -> None:
-        """Called by the live host after ``engine.prepare``, before the stream starts.
+    def bind_live(self, side, rate: int, slack_frames: int, engine) -> None:
+        """Called by the live host after ``engine.prepare``, before the stream starts: the audio
+        callback (``side``, a ``live_worker.AudioSide``) stamps JACK time with this client's clock
+        into ``side.jack_offset``, which the port reads.
 
         Args:
-            offset: ``() -> int | None``: JACK frame minus stream frame (``AudioSide.jack_offset``).
+            side: the live host's audio side.
             rate: the stream's sample rate (Hz).
             slack_frames: the host's output slack (frames).
             engine: the prepared engine (its latency report gives each node's declared latency).
@@ -102,7 +105,8 @@ class JackMidiSink(MidiSink):
             hop_frames = rows[name]["hop_buffering_ms"] * rate / 1000.0
             declared = total_ms(rows[name]) * rate / 1000.0 + voice.config.decision_frames * hop_frames
             self.latency_frames[name] = int(round(declared)) + slack_frames
-        self._rate, self._offset = rate, offset
+        side.clock = self.frame_clock
+        self._rate, self._side = rate, side
 
     def latency_ms(self) -> float:
         """The largest declared latency of the port (ms), 0 before ``bind_live``."""
@@ -132,7 +136,7 @@ class JackMidiSink(MidiSink):
         tail, head = self._tail, self._head
         if tail == head:
             return
-        offset = self._offset() if self._offset is not None else None
+        offset = self._side.jack_offset if self._side is not None else None
         start = self.client.last_frame_time
         at_least = 0
         while tail != head:
