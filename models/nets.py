@@ -43,6 +43,9 @@ class FrameModelConfig:
     transformer: TransformerConfig = field(default_factory=TransformerConfig)  # input_size is set from the frontend
     n_outputs: int = 8  # head size
     labels: tuple[str, ...] | None = None  # names of the head's outputs
+    latency_samples: int | None = None  # declared latency: each frame is trained to describe the instant this
+    # many samples before its hop's end (None: the frontend's window centre; a notes model declares less, its
+    # window reaching back past the instant it reports for the pitches' context)
 
 
 def _frontend(config: FrameModelConfig) -> tuple[StreamingModule, int, int, int]:
@@ -68,7 +71,7 @@ class FrameModel(StreamingModel):
         self.channels = config.mel.channels if config.frontend == "mel" else config.cqt.channels
         body, width = body_layers(config, features)
         self.net = StreamingSequential([("frontend", frontend), *body, ("head", pointwise_conv(width, config.n_outputs))])
-        self.latency_samples = self.net.latency_samples
+        self.latency_samples = self.net.latency_samples if config.latency_samples is None else config.latency_samples
         self.outputs = (ModelOutput("logits", "logit", 1, (config.n_outputs,), config.labels),)
 
     def initial_state(self, batch: int = 1) -> State:

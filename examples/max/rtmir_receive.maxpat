@@ -1264,6 +1264,133 @@
      ],
      "parameter_enable": 0
     }
+   },
+   {
+    "box": {
+     "id": "obj-109",
+     "maxclass": "comment",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      620,
+      880,
+      520,
+      20
+     ],
+     "text": "notes view: /rtmir/note on(0/1) pitch velocity stem - a note change of the transcriber (drum hits: stem drums)"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-110",
+     "maxclass": "newobj",
+     "numinlets": 2,
+     "numoutlets": 2,
+     "patching_rect": [
+      620,
+      906,
+      120,
+      22
+     ],
+     "outlettype": [
+      "",
+      ""
+     ],
+     "text": "route /rtmir/note"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-111",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 4,
+     "patching_rect": [
+      620,
+      940,
+      110,
+      22
+     ],
+     "outlettype": [
+      "int",
+      "int",
+      "int",
+      ""
+     ],
+     "text": "unpack i i i s"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-112",
+     "maxclass": "number",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      620,
+      974,
+      50,
+      22
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-113",
+     "maxclass": "number",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      680,
+      974,
+      50,
+      22
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-114",
+     "maxclass": "number",
+     "numinlets": 1,
+     "numoutlets": 2,
+     "patching_rect": [
+      740,
+      974,
+      50,
+      22
+     ],
+     "outlettype": [
+      "",
+      "bang"
+     ]
+    }
+   },
+   {
+    "box": {
+     "id": "obj-115",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      800,
+      974,
+      80,
+      22
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": ""
+    }
    }
   ],
   "lines": [
@@ -1670,7 +1797,7 @@
       2
      ],
      "destination": [
-      "obj-15",
+      "obj-110",
       0
      ]
     }
@@ -1756,6 +1883,78 @@
      "destination": [
       "obj-104",
       0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-110",
+      0
+     ],
+     "destination": [
+      "obj-111",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-110",
+      1
+     ],
+     "destination": [
+      "obj-15",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-111",
+      0
+     ],
+     "destination": [
+      "obj-112",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-111",
+      1
+     ],
+     "destination": [
+      "obj-113",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-111",
+      2
+     ],
+     "destination": [
+      "obj-114",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-111",
+      3
+     ],
+     "destination": [
+      "obj-115",
+      1
      ]
     }
    }

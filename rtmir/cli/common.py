@@ -30,7 +30,7 @@ def check_block(block: int) -> None:
 
 
 #: the tasks that open ``--model``
-MODEL_TASKS = ("pitch", "tags", "separate", "codec", "codec_encode", "codec_decode", "generate", "model")
+MODEL_TASKS = ("pitch", "tags", "notes", "separate", "codec", "codec_encode", "codec_decode", "generate", "model")
 
 
 def check_tasks(args) -> list[str]:
@@ -182,7 +182,7 @@ def voice_config(args):
 
 def midi_sinks(args, graph: Graph, plan: OutputPlan) -> list:
     """``--midi-file`` and (live) ``--midi jack:NAME`` sinks, after checking that the graph has a
-    pitch node and the options are sound; none when no MIDI option is given.
+    pitch or notes node and the options are sound; none when no MIDI option is given.
 
     Raises:
         UsageError, MidiSetupError, OutputError: one line each, before anything is opened.
@@ -195,8 +195,8 @@ def midi_sinks(args, graph: Graph, plan: OutputPlan) -> list:
             raise UsageError("--mpe is for MIDI out: add --midi-file FILE.mid" + (" or --midi jack:NAME" if hasattr(args, "midi") else ""))
         return []
     config = voice_config(args)
-    if not pitch_nodes(graph):
-        raise MidiSetupError("MIDI out needs a pitch node: --task pitch (or yin)")
+    if not pitch_nodes(graph) and not pitch_nodes(graph, "notes"):
+        raise MidiSetupError("MIDI out needs a pitch or notes node: --task pitch, yin or notes")
     if port is not None and not port.startswith("jack:"):
         raise UsageError(f"--midi {port}: use jack:NAME (a JACK MIDI port; ALSA virtual ports are not supported yet)")
     sinks = []

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 #: Port kinds an edge can carry.
 PORT_KINDS = ("audio", "tokens", "frames", "events")
 #: Result kinds of an events port; each has its OSC messages, JSONL fields and display row.
-RESULT_KINDS = ("pitch", "tags", "levels", "raw")
+RESULT_KINDS = ("pitch", "tags", "levels", "notes", "raw")
 #: Where a node runs: on the worker thread (default), in the audio callback (``inline``:
 #: callback-safe processors far cheaper than a block, ``core/placement.py``), or ahead of playback
 #: in its own thread (generators; declared only, run on the worker for now).

@@ -70,7 +70,7 @@ class Processor(ABC):
         hop_size: ``process`` receives positive multiples of this many samples.
         latency_samples: algorithmic latency at its rate (see module docstring).
         output_channels: > 0 if it produces audio (written into ``out``).
-        result: the kind of its events (``ports.RESULT_KINDS``: "pitch", "tags", "levels", "raw"),
+        result: the kind of its events (``ports.RESULT_KINDS``: "pitch", "tags", "levels", "notes", "raw"),
             or None for a processor that never emits events (audio only).
         param_specs: its control parameters (``ports.Param``), with ranges.
         placement: "worker" (default), "inline" or "ahead" (``ports.PLACEMENTS``).

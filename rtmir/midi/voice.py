@@ -110,6 +110,11 @@ class PitchVoice:
         self._window = [0.0] * config.onset_frames  # the onset's pitches (MIDI), for its median
         self.reset_state()
 
+    @property
+    def decision_frames(self) -> int:
+        """Frames past a frame a message may wait for (``VoiceConfig.decision_frames``)."""
+        return self.config.decision_frames
+
     def reset_state(self) -> None:
         """Forget the frames (no note sounding). Send ``all_off`` first if one may be."""
         self.note: int | None = None  # sounding note number

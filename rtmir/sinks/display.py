@@ -87,4 +87,7 @@ class DisplaySink:
             return "\n".join(f"{k:<{width}} {bar(p)}" for k, p in v["tags"].items()), ""
         if kind == "levels":
             return ", ".join(f"{k} {val:.0f} dB" for k, val in v["levels_dbfs"].items()), ""
+        if kind == "notes":  # the latest note change; its velocity as the bar
+            what = f"drum {v['pitch']}" if v.get("drum") else note_name(440.0 * 2.0 ** ((v["pitch"] - 69) / 12.0))
+            return f"{'on ' if v.get('on') else 'off'} {what}", bar(v.get("velocity", 0) / 127.0)
         return ", ".join(f"{k}={val}" for k, val in list(v.items())[:3]), ""

@@ -1,11 +1,12 @@
-"""MIDI sinks: the results of a graph's pitch nodes as MIDI, in a Standard MIDI File or live.
+"""MIDI sinks: the results of a graph's pitch and notes nodes as MIDI, in a Standard MIDI File or live.
 
     Engine.push ─► MidiSink.send(events) ─► PitchVoice per pitch node ─► MidiMessage (t) ─► transport
-                                                                         file: at t · JACK: at t + latency
+                                            NoteVoice per notes node      file: at t · JACK: at t + latency
 
 ``MidiSink`` does the conversion (``rtmir.midi.voice``: one voice per node whose events are of
-kind "pitch" — the neural tracker and YIN — on its own channel, or MPE member channels) and
-guarantees note-offs: ``reset()`` (the engine's reset, ``/rtmir/ctl/reset``) and ``close()``
+kind "pitch" — the neural tracker and YIN — on its own channel, or MPE member channels;
+``rtmir.midi.notes``: one per node of kind "notes" — the transcriber — on the next channel,
+its drum hits on channel 10) and guarantees note-offs: ``reset()`` (the engine's reset, ``/rtmir/ctl/reset``) and ``close()``
 (stop, end of stream, a lost device) end every sounding note. Transports subclass it and take
 messages through ``_deliver``. ``MidiFileSink`` is here; the JACK port is ``midi_jack``.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from ..core.processor import Event
 from ..midi.messages import MidiMessage
+from ..midi.notes import DRUM_CHANNEL, NoteVoice
 from ..midi.voice import PitchVoice, VoiceConfig
 from .output_path import OutputError, PartFile, check_output
 
@@ -28,9 +30,9 @@ class MidiSetupError(ValueError):
     """A MIDI output cannot be made (no pitch node, a missing package, no port): one line, exit 2."""
 
 
-def pitch_nodes(graph) -> list[str]:
-    """Names of the graph's nodes whose events are pitch frames (in graph order)."""
-    return [n.name for n in graph.nodes if any(p.kind == "events" and p.result == "pitch" for p in n.desc.outputs)]
+def pitch_nodes(graph, result: str = "pitch") -> list[str]:
+    """Names of the graph's nodes whose events are of kind ``result`` (in graph order)."""
+    return [n.name for n in graph.nodes if any(p.kind == "events" and p.result == result for p in n.desc.outputs)]
 
 
 class MidiSink:
@@ -46,21 +48,23 @@ class MidiSink:
 
     def __init__(self, config: VoiceConfig = VoiceConfig()) -> None:
         self.config = config
-        self.voices: dict[str, PitchVoice] = {}
+        self.voices: dict[str, PitchVoice | NoteVoice] = {}
         self.messages = 0
         self._last_t = 0.0
 
     def bind_graph(self, graph) -> None:
-        """Make a voice per pitch node and send their setup (bend range or MPE zone)."""
-        names = pitch_nodes(graph)
-        if not names:
-            raise MidiSetupError("MIDI out needs a pitch node (--task pitch or --task yin)")
-        if self.config.mpe and len(names) > 1:
-            raise MidiSetupError(f"--mpe plays one pitch node, the graph has {len(names)}: {', '.join(names)}")
-        if self.config.channel + len(names) > 16:
-            raise MidiSetupError(f"{len(names)} pitch nodes from channel {self.config.channel + 1} need more than 16 channels")
-        self.voices = {name: PitchVoice(replace(self.config, channel=self.config.channel + i), name)
-                       for i, name in enumerate(names)}
+        """Make a voice per pitch and notes node and send their setup (bend range or MPE zone)."""
+        names, notes = pitch_nodes(graph), pitch_nodes(graph, "notes")
+        if not names and not notes:
+            raise MidiSetupError("MIDI out needs a pitch or notes node (--task pitch, yin or notes)")
+        if self.config.mpe and (len(names) != 1 or notes):
+            raise MidiSetupError(f"--mpe plays one pitch node, the graph has {len(names)} and {len(notes)} notes nodes")
+        channels = [ch for ch in range(self.config.channel, 16) if ch != DRUM_CHANNEL or not notes]
+        if len(names) + len(notes) > len(channels):
+            raise MidiSetupError(f"{len(names) + len(notes)} pitch and notes nodes from channel "
+                                 f"{self.config.channel + 1} need more than the channels left")
+        self.voices = {name: PitchVoice(replace(self.config, channel=channels[i]), name) for i, name in enumerate(names)}
+        self.voices |= {name: NoteVoice(channels[len(names) + i], name) for i, name in enumerate(notes)}
         for voice in self.voices.values():
             self._deliver(voice.setup(0.0), immediate=True)
 
@@ -72,7 +76,11 @@ class MidiSink:
             if voice is None:
                 continue
             v = event.values
-            out = voice.frame(event.t, float(v.get("f0_hz", 0.0)), bool(v.get("voiced", False)))
+            if isinstance(voice, NoteVoice):
+                out = voice.event(event.t, bool(v.get("on")), int(v.get("pitch", 0)), int(v.get("velocity", 0)),
+                                  bool(v.get("drum")))
+            else:
+                out = voice.frame(event.t, float(v.get("f0_hz", 0.0)), bool(v.get("voiced", False)))
             self._last_t = event.t
             if out:
                 self._deliver(out)

@@ -36,7 +36,7 @@ FLUSH_S = 1.0
 
 
 class JackMidiSink(MidiSink):
-    """Pitch voices on a JACK MIDI output port ``<client>:<port>``.
+    """Pitch and notes voices on a JACK MIDI output port ``<client>:<port>``.
 
     Args:
         port: the port's short name (``--midi jack:NAME`` → ``rtmir-midi:NAME``).
@@ -103,7 +103,7 @@ class JackMidiSink(MidiSink):
         rows = {r["processor"]: r for r in engine.latency_report()}
         for name, voice in self.voices.items():
             hop_frames = rows[name]["hop_buffering_ms"] * rate / 1000.0
-            declared = total_ms(rows[name]) * rate / 1000.0 + voice.config.decision_frames * hop_frames
+            declared = total_ms(rows[name]) * rate / 1000.0 + voice.decision_frames * hop_frames
             self.latency_frames[name] = int(round(declared)) + slack_frames
         side.clock = self.frame_clock
         self._rate, self._side = rate, side

@@ -87,6 +87,7 @@ class OscSink:
         self.sent = 0
         self.send_errors = 0
         self.last_error: str | None = None
+        self._sounding: dict[tuple[str, int, int], Event] = {}  # notes nodes: (node, pitch, drum) -> its note-on
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         self._sock.setblocking(False)
         if family == socket.AF_INET:
@@ -124,7 +125,25 @@ class OscSink:
 
     def send(self, events: list[Event]) -> None:
         """Send one bundle per distinct ``t`` in ``events`` (sorted by ``t``, as the engine gives)."""
+        for event in events:
+            if "on" in event.values and self.formatter.route(event)[0] == "notes":
+                v = event.values
+                key = (event.node or event.task, int(v.get("pitch", 0)), int(bool(v.get("drum"))))
+                if v["on"]:
+                    self._sounding[key] = event
+                else:
+                    self._sounding.pop(key, None)
         for datagram in self.formatter.bundles(events, self.timetag_epoch):
+            self._deliver(datagram)
+
+    def reset(self) -> None:
+        """The engine was reset: a note-off now (timetag "immediately") for every note a notes
+        node turned on and has not turned off, so no receiver keeps a hanging note."""
+        if not self._sounding:
+            return
+        offs = [Event(e.task, 0.0, {**e.values, "on": 0, "velocity": 0}, e.node) for e in self._sounding.values()]
+        self._sounding = {}
+        for datagram in self.formatter.bundles(offs, None):  # one bundle, "immediately"
             self._deliver(datagram)
 
     def status(self, stats: dict) -> None:
@@ -135,7 +154,10 @@ class OscSink:
             self._deliver(datagram)
 
     def close(self) -> None:
-        """Close the socket (idempotent). Later sends are counted as errors."""
+        """End every sounding note (``reset``), close the socket (idempotent). Later sends are
+        counted as errors."""
+        if self._sock.fileno() >= 0:
+            self.reset()
         self._sock.close()
 
     def __enter__(self) -> "OscSink":

@@ -160,9 +160,10 @@ class _Shape:
 
 #: Result kinds of events that reach a formatter without an engine's graph (tests, scripts):
 #: by task name; anything else is "raw". Inside an engine every node declares its kind.
-UNBOUND_RESULTS = {"pitch": "pitch", "yin": "pitch", "tags": "tags", "sep": "levels", "separate": "levels"}
+UNBOUND_RESULTS = {"pitch": "pitch", "yin": "pitch", "tags": "tags", "sep": "levels", "separate": "levels",
+                   "notes": "notes"}
 #: Result kinds whose first node keeps today's short addresses (``/rtmir/pitch``, ...).
-SHORT_ADDRESSES = ("pitch", "tags", "levels")
+SHORT_ADDRESSES = ("pitch", "tags", "levels", "notes")
 
 
 _LOG2_440 = math.log2(440.0)
@@ -180,6 +181,7 @@ class EventFormatter:
         pitch    /rtmir/pitch                  /rtmir/<node>/pitch
         tags     /rtmir/tags, /rtmir/tag/<l>   /rtmir/<node>/tags, /rtmir/<node>/tag/<l>
         levels   /rtmir/sep/<stem>             /rtmir/<node>/sep/<stem>
+        notes    /rtmir/note                   /rtmir/<node>/note
         raw      /rtmir/<node>/<key>           /rtmir/<node>/<key>
 
     Real-time notes: after the first event of each shape, formatting allocates only the
@@ -265,6 +267,14 @@ class EventFormatter:
         # template = [c0, p0, c1, p1, ..., c_{n-1}, p_{n-1}, s0, p0, s1, p1, ...]
         return shape, slice(1, 2 * n, 2), slice(2 * n + 1, 4 * n, 2)
 
+    def note(self, values: dict, base: str, stem: str) -> bytes:
+        """``<base>/note on(i) pitch(i) velocity(i) stem(s)``: one note change; ``stem`` is
+        "drums" for a drum hit (``pitch`` a GM drum note), else the node's name."""
+        msg = build_message(f"{base}/note", [1 if values.get("on") else 0, clamp_int32(values.get("pitch", 0)),
+                                             clamp_int32(values.get("velocity", 0)),
+                                             "drums" if values.get("drum") else stem])
+        return _SIZE.pack(len(msg)) + msg
+
     def separation(self, levels: dict, base: str | None = None) -> bytes:
         """``<base>/sep/<stem> level`` (dBFS, floored at ``LEVEL_FLOOR_DBFS``) per stem."""
         base = self.prefix if base is None else base
@@ -333,6 +343,8 @@ class EventFormatter:
                 return self.tags(values["tags"], base)
             if kind == "levels":
                 return self.separation(values["levels_dbfs"], base)
+            if kind == "notes":
+                return self.note(values, base, event.node or event.task)
             return self.generic(base, values)
         except (TypeError, ValueError, AttributeError, OverflowError, KeyError, struct.error):
             # A malformed event must not stop the stream: count it, send the rest of the hop.

@@ -102,6 +102,17 @@ class ModelProcessor(Processor):
         self.session.reset()
 
 
+def probabilities_into(logits: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``sigmoid(logits)`` written into ``out`` (same shape; no allocation) and returned; a
+    non-finite logit counts as 0 (probability 0.5), so it never sticks in a decoder's state."""
+    np.negative(logits, out=out)
+    np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)
+    return out
+
+
 def _width(spec) -> int:
     """Channels / codebooks of a ``[1, width, time]`` input or output spec (1 if not given)."""
     shape = spec.shape

@@ -13,6 +13,8 @@ TASKS = {
     "pitch": "neural pitch (pitch-tcn v2, streaming TCN, 10 ms hop and latency, A0-C8); events f0_hz/voiced/confidence",
     "yin": "YIN pitch (DSP baseline, numba); events f0_hz/voiced/confidence",
     "tags": "instrument families sounding (streaming TCN tagger, tags-tcn); events tags",
+    "notes": "polyphonic notes of the mix: 88 pitches + 6 drum classes (streaming TCN transcriber, notes-tcn, "
+             "40 ms); events on/pitch/velocity/drum; MIDI with --midi-file / --midi jack:NAME",
     "separate": "drums, bass, other and melody as audio (streaming mask separator, 11.6 ms); events levels_dbfs",
     "codec": "neural codec live, encode -> decode at 1.5-6 kbps (24 kHz, 13.3 ms); audio, tokens; events tokens",
     "codec_encode": "the codec's encoder: audio -> tokens (a graph edge to codec_decode); events tokens",
@@ -43,6 +45,8 @@ def build_processor(task: str, model: str | None = None) -> Processor:
         return _tags_processor(model)
     if task == "separate":
         return _separate_processor(model)
+    if task == "notes":
+        return _notes_processor(model)
     if task in ("codec", "codec_encode", "codec_decode"):
         return _codec_processor(task, model)
     if task == "generate":
@@ -73,6 +77,8 @@ TAGS_MODEL = "tags-tcn"
 """Zoo name of the model ``--task tags`` streams when no ``--model`` is given."""
 SEPARATE_MODEL = "sep-tcn"
 """Zoo name of the model ``--task separate`` streams when no ``--model`` is given."""
+NOTES_MODEL = "notes-tcn"
+"""Zoo name of the model ``--task notes`` streams when no ``--model`` is given."""
 GENERATE_MODEL = "gen-lm"
 """Zoo name of the token LM ``--task generate`` runs when no ``--model`` is given (over the shipped codec)."""
 
@@ -99,6 +105,22 @@ def _tags_processor(model: str | None) -> Processor:
 
     return TagsProcessor(_session(model, TAGS_MODEL, f"no tagging model shipped yet ({TAGS_MODEL}.onnx missing from "
                                                      f"rtmir/zoo); give one with --task tags --model PATH"))
+
+
+def _notes_processor(model: str | None) -> Processor:
+    """``NotesProcessor`` over ``model`` (default: the shipped notes-tcn).
+
+    Raises:
+        UnknownTaskError: no model given and none shipped, or not a notes model.
+    """
+    from .notes import NotesProcessor
+
+    session = _session(model, NOTES_MODEL, f"no notes model shipped yet ({NOTES_MODEL}.onnx missing from rtmir/zoo); "
+                                           f"give one with --task notes --model PATH")
+    try:
+        return NotesProcessor(session)
+    except ValueError as exc:
+        raise UnknownTaskError(str(exc)) from None
 
 
 def _separate_processor(model: str | None) -> Processor:

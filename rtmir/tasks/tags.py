@@ -145,13 +145,9 @@ class TagsProcessor(Processor):
         frames = logits.shape[1]
         if self._probs.shape[1] < frames:
             self._probs = np.zeros((len(self.labels), frames))
-        p = self._probs[:, :frames]
-        np.negative(logits, out=p)
-        np.nan_to_num(p, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        np.exp(p, out=p)
-        p += 1.0
-        np.reciprocal(p, out=p)
-        return self.smoother(p)
+        from .model import probabilities_into
+
+        return self.smoother(probabilities_into(logits, self._probs[:, :frames]))
 
     def process(self, block: np.ndarray, t0: int, out: np.ndarray | None = None) -> list[Event]:
         probs = self.decode(self.session.process(block)["logits"][0])

@@ -13,7 +13,8 @@ processor declares how far past that instant it looked (``latency_samples``). Si
     activity   ____________/‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾     |v(t) - before| / |plateau - before|
                            ^ t_react: first crossing of 0.5 (linear between events)
 
-``activity`` is the distance of each event's values from the silent baseline, scaled by the
+A notes node (a transcriber) emits only note changes: its reaction is its first note-on.
+Otherwise ``activity`` is the distance of each event's values from the silent baseline, scaled by the
 tone's plateau: the ``confidence`` of a pitch-kind port; for any other kind each numeric field
 (a model's output) on its own, and the earliest field's reaction counts — a model whose outputs
 integrate a long past (pitch-tcn v2's salience over a 256 ms window) settles them later than the
@@ -113,7 +114,7 @@ def _events(ctx: Context, kinds: dict[str, str]) -> tuple[list[str], list[str]]:
                             f"{len(got)} trials")
             continue
         measured = declared + float(np.median(seen))
-        what = "confidence" if kinds[name] == "pitch" else "earliest output"
+        what = {"pitch": "confidence", "notes": "first note-on"}.get(kinds[name], "earliest output")
         text = (f"{name} events: declared {1000 * declared:.1f} ms, measured {1000 * measured:.1f} ms "
                 f"(tone onset, {what} at 50 %, median of {len(seen)}; hop {1000 * hop:g} ms)")
         if kinds[name] == RAW:  # a raw output may react anywhere within the look-ahead it declares
@@ -145,7 +146,11 @@ def _fields(values: dict, kind: str) -> dict[str, np.ndarray]:
 
 def _reaction(events: list[tuple[float, dict]], onset: float, kind: str) -> float | None:
     """Seconds from the onset to the first 50 % crossing of the activity of the earliest field
-    (each field — a model output — on its own), or None when no field reacts."""
+    (each field — a model output — on its own), or None when no field reacts; for notes, to the
+    first note-on from 0.1 s before the onset (a transcriber says nothing during silence)."""
+    if kind == "notes":
+        ons = [t for t, v in events if v.get("on") and t >= onset - 0.1]
+        return float(ons[0] - onset) if ons else None
     if not events:
         return None
     per_field = [_fields(v, kind) for _, v in events]

@@ -8,7 +8,8 @@ Layout of ``OUT``::
     OUT/000000/stems/<name>.flac   each stem ("melody", "bass", "chords", "pad", "drums", "noise")
     OUT/000000/labels.npz          f0_<stem> [frames] float32 Hz (0 = unvoiced), activity
                                    [families, frames] uint8 (MIDI-timed), tags [tags, frames]
-                                   uint8 (sounding, ``activity``), notes_* arrays (``write_example``)
+                                   uint8 (sounding, ``activity``), notes_* arrays (``write_example``;
+                                   ``notes_voiced_from_s/_to_s``, ``notes_attack_s/_release_s`` with ``--labels aligned``)
     OUT/000000/meta.json           seed, soundfont, sample rate, score choices, augmentation, notes
     OUT/000000/score.mid           the MIDI of all tracks
 
@@ -30,7 +31,7 @@ import numpy as np
 import soundfile as sf
 
 from . import activity
-from .aligned import CONVENTION, aligned_f0, clip_ref_db, note_spans, render_groups
+from .aligned import CONVENTION, aligned_f0, clip_ref_db, group_gap_ticks, note_groups, note_spans, render_groups, render_note_groups, sounding_spans
 from .arrange import generate_mono, generate_multi
 from .band import generate_band
 from .augment import NO_AUGMENTATION, AugmentConfig, apply_augmentation, draw_augmentation
@@ -155,27 +156,40 @@ def synthesize(cfg: BuildConfig, index: int, fonts: list[SoundfontInfo], rendere
 
 def _aligned(score: Score, stems: dict[str, np.ndarray], font: SoundfontInfo, renderer: Renderer,
              n_samples: int, sr: int, labels: Labels) -> Labels:
-    """``labels`` with every monophonic track's f0 measured on its notes' own renders, and its
-    notes given ``voiced_from_s``/``voiced_to_s``: the span each one is voiced (None: never)."""
+    """``labels`` with every monophonic track's f0 measured on its notes' own renders, and every
+    pitched note (monophonic and polyphonic tracks) given ``voiced_from_s``/``voiced_to_s`` (the
+    span it sounds at its pitch) and ``attack_s``/``release_s`` (the span it is heard; None:
+    never; ``aligned``)."""
     ref_db = clip_ref_db(stems, sr, labels.n_frames)
     f0 = dict(labels.f0)
-    voiced: dict[tuple[str, float, int], tuple[float, float] | None] = {}
+    voiced: dict[tuple[str, float, int], tuple] = {}
     for track in score.tracks:
+        if track.is_drums or not track.notes:
+            continue
+        assign = note_groups(track, group_gap_ticks(score))
         if track.name in f0:
             groups = render_groups(score, track, Path(font.path), renderer, font.offset_samples, n_samples)
             f0[track.name] = aligned_f0(score, track, groups, sr, labels.n_frames, ref_db)
-            spans = note_spans(score, track, groups, sr, labels.n_frames, ref_db)
-            for note, span in zip(track.notes, spans):
-                voiced[(track.name, score.seconds(note.onset), note.pitch)] = (
-                    None if span is None else (span[0] / FRAME_RATE, span[1] / FRAME_RATE))
+        else:
+            groups = render_note_groups(score, track, Path(font.path), renderer, font.offset_samples, n_samples, assign)
+        spans = note_spans(score, track, groups, sr, labels.n_frames, ref_db, assign)
+        heard = sounding_spans(score, track, groups, sr, labels.n_frames, ref_db, assign)
+        for note, span, sound in zip(track.notes, spans, heard):
+            voiced[(track.name, score.seconds(note.onset), note.pitch)] = tuple(
+                None if x is None else (x[0] / FRAME_RATE, x[1] / FRAME_RATE) for x in (span, sound))
     notes = []
     for n in labels.notes:
         key = (n["stem"], n["onset_s"], n["pitch"])
         if key in voiced:
-            span = voiced[key]
-            n = {**n, "voiced_from_s": None if span is None else span[0], "voiced_to_s": None if span is None else span[1]}
+            span, sound = voiced[key]
+            n = {**n, "voiced_from_s": None if span is None else span[0], "voiced_to_s": None if span is None else span[1],
+                 "attack_s": None if sound is None else sound[0], "release_s": None if sound is None else sound[1]}
         notes.append(n)
     return replace(labels, f0=f0, notes=notes)
+
+
+def _or_nan(x: float | None) -> float:
+    return float("nan") if x is None else float(x)
 
 
 def write_example(folder: Path, score: Score, stems: dict[str, np.ndarray], sr: int, labels: Labels,
@@ -195,7 +209,12 @@ def write_example(folder: Path, score: Score, stems: dict[str, np.ndarray], sr: 
         notes_pitch=np.array([n["pitch"] for n in notes], np.int16),
         notes_velocity=np.array([n["velocity"] for n in notes], np.int16),
         notes_program=np.array([n["program"] for n in notes], np.int16),
-        notes_stem=np.array([stem_names.index(n["stem"]) for n in notes], np.int16))
+        notes_stem=np.array([stem_names.index(n["stem"]) for n in notes], np.int16),
+        # aligned labels: the span each pitched note sounds at its pitch (NaN: never, or not measured)
+        notes_voiced_from_s=np.array([_or_nan(n.get("voiced_from_s")) for n in notes], np.float64),
+        notes_voiced_to_s=np.array([_or_nan(n.get("voiced_to_s")) for n in notes], np.float64),
+        notes_attack_s=np.array([_or_nan(n.get("attack_s")) for n in notes], np.float64),
+        notes_release_s=np.array([_or_nan(n.get("release_s")) for n in notes], np.float64))
     (folder / "score.mid").write_bytes(score_to_midi(score))
     (folder / "meta.json").write_text(json.dumps(meta, indent=1))
 

@@ -47,5 +47,5 @@ def test_a_reset_ends_the_sounding_note_at_once_and_the_next_tone_starts_a_new_o
 def test_a_graph_without_a_pitch_node_is_refused_with_one_line():
     from rtmir.tasks.delay import DelayProcessor
 
-    with pytest.raises(MidiSetupError, match="needs a pitch node"):
+    with pytest.raises(MidiSetupError, match="needs a pitch or notes node"):
         Engine([DelayProcessor()], [Captured()])

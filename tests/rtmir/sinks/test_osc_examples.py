@@ -60,7 +60,13 @@ def test_max_patch_is_valid_json_and_wired():
         if not boxes[box]["text"].startswith("route "):
             break
         chain.append(boxes[box]["text"].split()[1])
-    assert chain == ["/rtmir/pitch", "/rtmir/tag/piano", "/rtmir/sep/drums", "/rtmir/codec/tokens", "/rtmir/generate/state"]
+    assert chain == ["/rtmir/pitch", "/rtmir/tag/piano", "/rtmir/sep/drums", "/rtmir/codec/tokens", "/rtmir/generate/state",
+                     "/rtmir/note"]
+    # the notes view: /rtmir/note on pitch velocity stem -> three numbers and the stem's name
+    note_route = by_text["route /rtmir/note"]
+    (unpack,) = outs[(note_route, 0)]
+    assert boxes[unpack]["text"] == "unpack i i i s"
+    assert [boxes[d]["maxclass"] for k in range(4) for d in outs[(unpack, k)]] == ["number"] * 3 + ["message"]
     assert boxes[box]["text"] == "print rtmir-other"
 
 
@@ -78,14 +84,18 @@ def test_pd_patch_wiring_and_default_port():
     assert any(o.endswith("route " + " ".join(TAGS)) for o in objects)
     assert sum(" hsl " in o for o in objects) == len(TAGS) + 4  # and a meter per stem
     assert any(o.endswith("route drums bass other melody") for o in objects)
-    assert any(o.endswith("route pitch tags tag status sep codec generate") for o in objects)
+    assert any(o.endswith("route pitch tags tag status sep codec generate note") for o in objects)
     assert any(o.endswith("route tokens stages lost") for o in objects)  # the codec view
     # the generate view: [route ... generate] -> [s rtmir-gen]; [r rtmir-gen] -> [route state live]:
     # state -> three numbers, live -> two (tokens/s, buffer ahead ms)
     index = {o.split(" ", 4)[-1]: i for i, o in enumerate(objects) if o.startswith("#X obj")}
     conns = {tuple(map(int, l.split()[2:6])) for l in lines if l.startswith("#X connect")}
-    top, state = index["route pitch tags tag status sep codec generate"], index["route state live"]
-    assert (top, 6, index["s rtmir-gen"], 0) in conns and not any(c[:2] == (top, 7) for c in conns)
+    top, state = index["route pitch tags tag status sep codec generate note"], index["route state live"]
+    assert (top, 6, index["s rtmir-gen"], 0) in conns and not any(c[:2] == (top, 8) for c in conns)
+    # the notes view: note -> [print rtmir-noteview] and [unpack f f f s] -> on, pitch, velocity
+    assert (top, 7, index["print rtmir-noteview"], 0) in conns
+    unpack = index["unpack f f f s"]
+    assert (top, 7, unpack, 0) in conns and {c[1] for c in conns if c[0] == unpack} == {0, 1, 2}
     assert (index["r rtmir-gen"], 0, state, 0) in conns
     unpacks = [i for i, o in enumerate(objects) if o.endswith(" unpack f f f")]
     gen_unpack = next(u for u in unpacks if (state, 0, u, 0) in conns)

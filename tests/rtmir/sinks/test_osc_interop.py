@@ -139,6 +139,21 @@ def test_oscdump_receives_timed_bundles_types_and_values(oscdump):
     assert [s[2:] for s in status] == [("iiff", [2**31 - 1, 3, 0.25, 12.5])]
 
 
+def test_oscdump_receives_note_changes_with_their_stem(oscdump):
+    epoch = time.time() - 10.0
+    with OscSink("127.0.0.1", oscdump.port, timetag_epoch=epoch) as sink:
+        sink.send([Event("notes", 0.5, {"on": 1, "pitch": 64, "velocity": 101, "drum": 0}),
+                   Event("notes", 0.5, {"on": 1, "pitch": 42, "velocity": 70, "drum": 1}),
+                   Event("notes", 0.75, {"on": 0, "pitch": 64, "velocity": 0, "drum": 0})])
+    # closing the sink ends the drum hit still on (at once: timetag "immediately")
+    got = [parse_oscdump(line) for line in oscdump.wait_for(lambda line: "/rtmir/note" in line, count=4)]
+    assert [g[1:] for g in got] == [("/rtmir/note", "iiis", [1, 64, 101, "notes"]),
+                                    ("/rtmir/note", "iiis", [1, 42, 70, "drums"]),
+                                    ("/rtmir/note", "iiis", [0, 64, 0, "notes"]),
+                                    ("/rtmir/note", "iiis", [0, 42, 0, "drums"])]
+    assert got[0][0] == got[1][0] == hexstamp(ntp_timetag(epoch + 0.5)) != got[2][0]
+
+
 def test_oscdump_immediate_and_future_bundles(oscdump):
     now = time.time()
     with OscSink("127.0.0.1", oscdump.port, timetag_epoch=now + 0.4) as future, OscSink("127.0.0.1", oscdump.port) as asap:
@@ -161,6 +176,8 @@ def test_pure_data_patch_parses_pitch_tags_stems_codec_generate_and_status(pd):
             Event("separate", 0.01, {"levels_dbfs": {"drums": -6.0, "bass": -12.5, "other": -30.0, "melody": -3.25}}),
             Event("codec", 0.02, {"tokens": [611, 746, 359, 1024], "stages": 3, "lost": 2}),
             Event("generate", 0.03, {"state": [1.0, 2.5, 3.0]}),
+            Event("notes", 0.04, {"on": 1, "pitch": 60, "velocity": 90, "drum": 0}),
+            Event("notes", 0.05, {"on": 0, "pitch": 36, "velocity": 0, "drum": 1}),
         ])
         sink.status({"xruns": 4, "missed_hops": 1, "cpu_load": 0.5, "latency_ms": 7.25,
                      "nodes": {"generate": {"tokens_per_s": 2196.5, "buffer_ahead_ms": 21.25}}})
@@ -188,6 +205,9 @@ def test_pure_data_patch_parses_pitch_tags_stems_codec_generate_and_status(pd):
     # and the host's /rtmir/generate/live tokens_per_s buffer_ahead_ms (with the status record)
     gen = pd.wait_for(lambda line: line.startswith("rtmir-genview:"), count=2)
     assert sorted(gen) == ["rtmir-genview: live 2196.5 21.25", "rtmir-genview: state 1 2.5 3"]
+    # the notes view: /rtmir/note on pitch velocity stem (a drum hit's stem is "drums")
+    notes = pd.wait_for(lambda line: line.startswith("rtmir-noteview:"), count=2)
+    assert [line.split(": ", 1)[1].replace("list ", "") for line in notes] == ["1 60 90 notes", "0 36 0 drums"]
     assert not [line for line in pd.seen if "error" in line.lower()], pd.seen
 
 
