@@ -29,6 +29,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--description", default="", help="one paragraph for `rtmir models`")
     p.add_argument("--evaluation", default="{}", help="JSON object of held-out figures for the card")
     p.add_argument("--part", help="export one part of a model that has parts (the codec: encoder, decoder)")
+    p.add_argument("--probabilities", action="store_true",
+                   help="a frame model: export sigmoid(logits) as output 'probs' (float32 error of large logits stays out)")
     p.add_argument("--exporter", choices=EXPORTERS, default="auto", help="torch exporter (auto: legacy for LSTM/GRU)")
     p.add_argument("--verify-hops", type=int, default=48, help="length of each verification signal, in hops")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max abs diff allowed")
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                 model = model.part(args.part)
             except ValueError as exc:
                 raise CheckpointError(str(exc)) from exc
+        if args.probabilities:
+            model = with_probabilities(model)
         training = {**training_info(args.checkpoint), "export": export_provenance(argv)}
         fields = CardFields(name=args.name or args.out.stem, task=args.task, version=args.version,
                             description=args.description, training=training,
@@ -60,6 +64,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {args.out}: {card.name} ({card.task}), {card.sample_rate} Hz, hop {card.hop}, "
           f"{len(card.state)} state tensors, verified")
     return 0
+
+
+def with_probabilities(model):
+    """The same frame model (same weights) with its output as probabilities.
+
+    Raises:
+        CheckpointError: not a frame model.
+    """
+    import dataclasses
+
+    from models.nets import FrameModel
+
+    if model.family != "frame":
+        raise CheckpointError(f"--probabilities is for frame models, this is a {model.family} model")
+    out = FrameModel(dataclasses.replace(model.config, probabilities=True))
+    out.load_state_dict(model.state_dict())
+    return out
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ class FrameModelConfig:
     transformer: TransformerConfig = field(default_factory=TransformerConfig)  # input_size is set from the frontend
     n_outputs: int = 8  # head size
     labels: tuple[str, ...] | None = None  # names of the head's outputs
+    probabilities: bool = False  # output sigmoid(logits) as "probs" (unit probability): float32 error of a
+    # large logit is not carried into the output (a notes model's logits reach ±30)
     latency_samples: int | None = None  # declared latency: each frame is trained to describe the instant this
     # many samples before its hop's end (None: the frontend's window centre; a notes model declares less, its
     # window reaching back past the instant it reports for the pitches' context)
@@ -60,7 +62,8 @@ def _frontend(config: FrameModelConfig) -> tuple[StreamingModule, int, int, int]
 
 
 class FrameModel(StreamingModel):
-    """Frontend -> body -> head: ``audio [B, C, N] -> logits [B, n_outputs, N // hop]``."""
+    """Frontend -> body -> head: ``audio [B, C, N] -> logits [B, n_outputs, N // hop]`` (or, with
+    ``config.probabilities``, ``probs``: their sigmoid)."""
 
     family = "frame"
 
@@ -72,14 +75,16 @@ class FrameModel(StreamingModel):
         body, width = body_layers(config, features)
         self.net = StreamingSequential([("frontend", frontend), *body, ("head", pointwise_conv(width, config.n_outputs))])
         self.latency_samples = self.net.latency_samples if config.latency_samples is None else config.latency_samples
-        self.outputs = (ModelOutput("logits", "logit", 1, (config.n_outputs,), config.labels),)
+        self.outputs = ((ModelOutput("probs", "probability", 1, (config.n_outputs,), config.labels),)
+                        if config.probabilities else (ModelOutput("logits", "logit", 1, (config.n_outputs,), config.labels),))
 
     def initial_state(self, batch: int = 1) -> State:
         return self.net.initial_state(batch)
 
     def forward(self, audio: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         self.check_inputs(audio, state)
-        return self.net(audio, state)
+        out, new_state = self.net(audio, state)
+        return (out.sigmoid() if self.config.probabilities else out), new_state
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,13 @@ its note-off at the first hop without it, plus the same. Stream time is correcte
 audio callback missed (``Player.slip_at``). Nothing here is real-time code.
 
     python -m rtmir.bench.midi --json out.json [--seconds 30] [--block 128] [--with-pitch]
+    python -m rtmir.bench.midi --json out.json --notes      # the shipped transcriber on music instead
+
+``--notes`` times the transcriber's own messages: the bundled demo clip (looped) plays into the
+shipped notes model; a sink beside the JACK port records its events, an independent ``NoteVoice``
+turns them into the messages the port must send, each due ``latency`` frames after the JACK
+frame of the audio it describes (its ``t``), and the recorder's channels 1 and 10 are held to
+them in order.
 
 The figures go to the JSON file; a one-line summary is logged.
 """
@@ -21,6 +28,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +141,101 @@ def timing_errors(got, want) -> list[int]:
     return [int(g[0] - w[0]) for g, w in zip(got, want)]
 
 
+class EventLog:
+    """A sink keeping every event it is given (the bench's record of what the engine decided)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def send(self, events: list[Event]) -> None:
+        self.events += events
+
+    def status(self, stats: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def demo_music(seconds: float, rate: int) -> np.ndarray:
+    """The bundled demo clip at ``rate``, mono, looped to ``seconds``."""
+    import soundfile as sf
+    import soxr
+
+    x, sr = sf.read(Path(__file__).resolve().parents[2] / "examples" / "audio" / "demo.flac", dtype="float32",
+                    always_2d=True)
+    x = soxr.resample(x.mean(axis=1), sr, rate).astype(np.float32)
+    return np.resize(x, int(seconds * rate))
+
+
+def expected_from_events(player: Player, events: list[Event], node: str, latency: int, rate: int) -> dict[int, list]:
+    """Per MIDI channel, the (JACK frame, "on"/"off", note) the port must send for a notes node's
+    events: an independent ``NoteVoice`` decides the messages, each due ``latency`` frames after
+    the JACK frame of its ``t`` (``expected_notes``' mapping)."""
+    from ..midi.notes import NoteVoice
+
+    offset = player.jack_time - player.start_frame
+    voice = NoteVoice(1, node)
+    out: dict[int, list] = {}
+    for e in events:
+        if e.node != node:
+            continue
+        v = e.values
+        for msg in voice.event(e.t, bool(v["on"]), int(v["pitch"]), int(v["velocity"]), bool(v["drum"])):
+            stream = int(round(msg.t * rate))
+            frame = stream + offset + int(player.slip_at([stream])[0]) + latency
+            kind = "on" if msg.data[0] & 0xF0 == 0x90 else "off"
+            out.setdefault(msg.data[0] & 0x0F, []).append((frame, kind, msg.data[1]))
+    return out
+
+
+def notes_timing(seconds: float = 30.0, block: int = 128, rate: int = 48000, server: str | None = None) -> dict:
+    """The shipped transcriber live on the demo clip for ``seconds``; the timing of every message
+    of its JACK MIDI port against its due frame (module docstring)."""
+    from ..tasks.registry import build_processor
+
+    music = demo_music(seconds, rate)
+    with jack_server(server, rate, block) as (name, _started):
+        log_sink = EventLog()
+        sink = JackMidiSink("bench", VoiceConfig(channel=1), server=name)
+        engine = Engine([build_processor("notes", None)], [sink, log_sink])
+        host = LiveHost(block=block, sample_rate=rate, watchdog_seconds=5.0)
+        rec = MidiRecorder(name)
+        rec.client.connect(sink.name, rec.port)
+        thread, stop, result = _run_in_thread(host, engine)
+        player = Player(music, host, name)
+        try:
+            player.client.activate()
+            wait_for(lambda: host.frames_in > 10 * block or "error" in result, 20, "first callbacks")
+            player.wire_to_rtmir()
+            player.armed = True
+            wait_for(lambda: player.done or "error" in result, seconds + 20, "the clip")
+            time.sleep(0.5)  # the last messages are due a latency after the clip's end
+        finally:
+            summary = _finish(thread, stop, result, [player.client])
+            engine.close()
+            rec.close()
+    node = engine.nodes[0].name
+    latency = sink.latency_frames[node]
+    want = expected_from_events(player, log_sink.events, node, latency, rate)
+    errors, same, due, recorded = [], True, 0, 0
+    for channel, expected in want.items():
+        got = rec.notes(channel)[:len(expected)]
+        same &= [g[1:] for g in got] == [w[1:] for w in expected[:len(got)]]
+        errors += timing_errors(got, expected)
+        due, recorded = due + len(expected), recorded + len(got)
+    errors = np.array(errors)
+    ms = np.abs(errors) * 1000.0 / rate
+    return {"seconds": seconds, "block": block, "sample_rate": rate, "notes": True,
+            "messages_due": due, "messages_recorded": recorded, "sequence_matches": bool(same),
+            "declared_latency_ms": 1000.0 * latency / rate, "exact": int(np.sum(errors == 0)),
+            "within_1ms": int(np.sum(ms <= 1.0)), "p50_abs_ms": float(np.median(ms)) if len(ms) else None,
+            "p99_abs_ms": float(np.percentile(ms, 99)) if len(ms) else None,
+            "max_abs_ms": float(ms.max()) if len(ms) else None, "late": sink.late,
+            "max_late_ms": 1000.0 * sink.max_late_frames / rate, "dropped": sink.dropped,
+            "run": {k: summary.get(k) for k in ("xruns", "missed_hops", "callbacks")}}
+
+
 def midi_timing(seconds: float = 30.0, block: int = 128, rate: int = 48000, with_pitch: bool = False,
                 server: str | None = None, seed: int = 0) -> dict:
     """Run the gate (and, with ``with_pitch``, the shipped pitch model beside it) live for
@@ -182,10 +285,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--block", type=int, default=128)
     ap.add_argument("--with-pitch", action="store_true", help="run the shipped pitch model beside the gate (load)")
+    ap.add_argument("--notes", action="store_true", help="time the shipped transcriber's messages on music instead")
     ap.add_argument("--json", required=True, help="write the figures here")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    out = midi_timing(args.seconds, args.block, with_pitch=args.with_pitch)
+    if args.notes:
+        out = notes_timing(args.seconds, args.block)
+    else:
+        out = midi_timing(args.seconds, args.block, with_pitch=args.with_pitch)
     Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
     log.info("MIDI through JACK: %d of %d messages exact, %d within 1 ms, max %.2f ms, %d late, latency %.1f ms "
              "(xruns %s) -> %s", out["exact"], out["messages_due"], out["within_1ms"], out["max_abs_ms"] or 0.0,

@@ -148,7 +148,8 @@ def velocity(p: float) -> int:
     return int(np.clip(round(VELOCITY_FLOOR + (127 - VELOCITY_FLOOR) * p), 1, 127))
 
 
-def notes_from_changes(changes: list[tuple[float, NoteChange]], end_s: float) -> list[tuple[float, float, int, int, bool]]:
+def notes_from_changes(changes: list[tuple[float, NoteChange]],
+                       end_s: float) -> list[tuple[float, float, int, int, bool]]:
     """``(onset_s, offset_s, pitch, velocity, drum)`` notes from time-stamped changes; a note still
     on at the end closes at ``end_s``."""
     open_: dict[tuple[int, bool], tuple[float, int]] = {}

@@ -34,15 +34,19 @@ def silence(ctx: Context) -> Result:
     push time / control push time`` must be at most 2. A machine slowing down slows
     both; an instance that has aged (state decayed into denormals, a history that grows) is
     slower than one that has not. A ratio over 2 is measured again on fresh instances and fails
-    only if it repeats."""
+    only if it repeats. A notes node (a transcriber) must end, by its own note-offs, every note
+    the burst started: silence leaves no hanging note."""
     rate = HOST_RATE
     burst = ctx.rng.uniform(-1.0, 1.0, (1, int(BURST_SECONDS * rate))).astype(np.float32)
     quiet = np.zeros((1, int(ctx.level.silence_seconds * rate)), np.float32)
     ratios = []
     for _ in range(2):
-        problems, ratio, median = _aging(ctx, burst, quiet)
+        problems, ratio, median, hanging = _aging(ctx, burst, quiet)
         if problems:
             return ctx.result("silence", False, f"non-finite output in silence: {', '.join(problems[:2])}")
+        if hanging:
+            return ctx.result("silence", False, f"notes still on after {ctx.level.silence_seconds:g} s of silence: "
+                                                f"{', '.join(hanging[:3])}")
         ratios.append(ratio)
         if ratio <= SLOWDOWN_LIMIT:
             break
@@ -52,9 +56,10 @@ def silence(ctx: Context) -> Result:
     return ctx.result("silence", ratios[-1] <= SLOWDOWN_LIMIT, figure)
 
 
-def _aging(ctx: Context, burst: np.ndarray, quiet: np.ndarray) -> tuple[list[str], float, float]:
+def _aging(ctx: Context, burst: np.ndarray, quiet: np.ndarray) -> tuple[list[str], float, float, list[str]]:
     """The burst then the silence on the subject, a control instance in turn with it over the
-    last quarter: problems, the median time ratio there, the subject's median push time there."""
+    last quarter: problems, the median time ratio there, the subject's median push time there,
+    the notes its notes nodes left on (``hanging_notes``)."""
     rate = HOST_RATE
     subject = Run(ctx.subject, rate, 1, SILENCE_BLOCK).prepare()
     control = Run(ctx.subject, rate, 1, SILENCE_BLOCK).prepare()
@@ -81,7 +86,19 @@ def _aging(ctx: Context, burst: np.ndarray, quiet: np.ndarray) -> tuple[list[str
     problems = nonfinite(subject.output())
     last_s, last_c = np.asarray(mine), np.asarray(theirs)
     ratio = float(np.median(last_s / np.maximum(last_c, 1e-9)))
-    return problems, ratio, float(np.median(last_s))
+    return problems, ratio, float(np.median(last_s)), hanging_notes(subject)
+
+
+def hanging_notes(run: Run) -> list[str]:
+    """``"<node>: note <pitch>"`` for every note a notes node turned on and has not turned off
+    (its own events since the run began)."""
+    nodes = {n.name for n in run.engine.nodes if any(p.kind == "events" and p.result == "notes" for p in n.desc.outputs)}
+    on: set[tuple[str, int, int]] = set()
+    for name, _, values in run.output().events:
+        if name in nodes:
+            key = (name, int(values["pitch"]), int(values["drum"]))
+            (on.add if values["on"] else on.discard)(key)
+    return [f"{name}: {'drum ' if drum else ''}note {pitch}" for name, pitch, drum in sorted(on)]
 
 
 def _with_nonfinite(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:

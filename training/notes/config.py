@@ -46,7 +46,12 @@ class NotesConfig:
     threads: int = 2
     loader_workers: int = 1
     augment: AugmentRanges = field(default_factory=AugmentRanges)
-    init_checkpoint: str = ""
+    init_checkpoint: str = ""  # start from these weights (a .safetensors checkpoint of the same model config)
+    loss_weights: dict[str, float] = field(
+        default_factory=lambda: {"onset": 1.0, "frame": 1.0, "offset": 1.0, "drums": 1.0})
+    # the mean BCE of each group is weighted so: a shared body learns what carries more weight (onsets and
+    # offsets are a fraction of a percent of their rows' frames, their BCE ~20x the frames' smaller)
+    val_onset_thresholds: tuple[float, ...] = (0.5,)  # validation scores the best of these (frame threshold 0.2 then)
 
 
 def load_config(path: str | Path) -> NotesConfig:

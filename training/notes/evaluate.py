@@ -160,8 +160,8 @@ def tune(data: str, model: str, limit: int | None = None) -> dict:
 
         x = soxr.resample(audio, rate, RATE).astype(np.float32)
         session.reset()
-        logits = session.process(x[None, : len(x) // card.hop * card.hop])["logits"][0]
-        probs.append(1.0 / (1.0 + np.exp(-logits)))
+        out = session.process(x[None, : len(x) // card.hop * card.hop])
+        probs.append(out["probs"][0].copy() if "probs" in out else 1.0 / (1.0 + np.exp(-out["logits"][0])))
         refs.append(ref)
 
     def f1(th: dict) -> dict:
@@ -180,6 +180,29 @@ def tune(data: str, model: str, limit: int | None = None) -> dict:
     return {"thresholds": best, "figures": f1(best), "default_figures": f1({})}
 
 
+def markdown(result: dict) -> str:
+    """The evaluation as Markdown tables: note F1 per input and method, drums per class (ours
+    only: Basic Pitch has no drum output)."""
+    methods = result["methods"]
+    lines = [f"{result['clips']} clips, {result['audio_s']:.0f} s of mix (`{result['data']}`); pooled over clips, "
+             "onset within 50 ms (onset+offset: offset within max(50 ms, 20 %)).", "",
+             "| input | method | onset F1 | precision | recall | onset+offset F1 | reference notes |",
+             "|---|---|---|---|---|---|---|"]
+    for name in INPUTS:
+        for m, per in methods.items():
+            f = per[name]
+            lines.append(f"| {name} | {m} | {f['onset']['f1']:.3f} | {f['onset']['precision']:.3f} | "
+                         f"{f['onset']['recall']:.3f} | {f['onset_offset']['f1']:.3f} | {f['onset']['n_ref']} |")
+    lines += ["", "| drums (mix) | " + " | ".join(methods) + " | hits |", "|---|" + "---|" * (len(methods) + 1)]
+    first = next(iter(methods.values()))
+    for cls in first["mix"]["drums"]:
+        cells = [f"{per['mix']['drums'][cls]['f1']:.3f}" if m == "ours" else "—" for m, per in methods.items()]
+        lines.append(f"| {cls} | " + " | ".join(cells) + f" | {first['mix']['drums'][cls]['n_ref']} |")
+    lines += ["", "| method | CPU s per s of audio (mix) |", "|---|---|"]
+    lines += [f"| {m} | {per['cpu_s_per_s']:.4f} |" for m, per in methods.items()]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.notes.evaluate", description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="a synth folder rendered with --labels aligned")
@@ -188,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, help="first N examples only")
     ap.add_argument("--tune", action="store_true", help="choose the decoder thresholds on DATA instead")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--markdown", help="write the tables here (not with --tune)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.tune:
@@ -199,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         out = evaluate(args.data, methods, args.limit)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    if args.markdown and not args.tune:
+        Path(args.markdown).write_text(markdown(out))
     for m, per in out.get("methods", {}).items():
         log.info("%s: %s; %.4f CPU s/s", m, ", ".join(f"{k} onset F1 {v['onset']['f1']:.3f}" for k, v in per.items()
                                                       if isinstance(v, dict)), per["cpu_s_per_s"])

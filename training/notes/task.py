@@ -1,11 +1,12 @@
 """The notes task on the training core: model, loss, batches, validation, checkpoint.
 
 Loss: binary cross-entropy of the onset, frame, offset and drum rows against the targets of
-the instant each output frame describes (``latency_samples`` before its hop's end), the mean of
-each group summed (onsets and drum hits are sparse; each group counts as much as the frames).
-Validation runs whole clips offline, decodes them with the runtime's ``NoteDecoder`` (default
-thresholds) and scores pooled onset F1 of the pitched notes (``metrics``); the core maximises
-its mean over ``val_conditions``.
+the instant each output frame describes (``latency_samples`` before its hop's end): the mean of
+each group, weighted by ``loss_weights`` and summed. Validation runs whole clips offline,
+decodes them with the runtime's ``NoteDecoder`` at each of ``val_onset_thresholds`` (frame
+threshold 0.2 then; one threshold alone ranks checkpoints by how their probabilities happen to
+sit against it) and scores the best pooled onset F1 of the pitched notes (``metrics``); the core
+maximises its mean over ``val_conditions``.
 """
 from __future__ import annotations
 
@@ -75,15 +76,21 @@ class NotesTask:
         for name, rows in GROUPS.items():
             lg, tg = logits[:, rows].transpose(1, 2)[scored], target[:, rows].transpose(1, 2)[scored]
             parts[name] = torch.nn.functional.binary_cross_entropy_with_logits(lg, tg)
-        loss = sum(parts.values())
+        w = self.config.loss_weights
+        loss = sum(w.get(k, 1.0) * v for k, v in parts.items())
         return loss, {k: float(v.detach()) for k, v in parts.items()}
 
     def validate(self, model: FrameModel) -> Validation:
         by_condition = {}
         for name in self.config.val_conditions:
             audio = np.stack([conditions.degrade(x, name, i, SAMPLE_RATE) for i, x in enumerate(self.val.audio)])
-            f = score_probs(predict(model, audio), self.val_notes, model.hop, model.latency_samples)
+            probs = predict(model, audio)
+            trials = [({"onset_threshold": th, "frame_threshold": 0.2} if len(self.config.val_onset_thresholds) > 1
+                       else {"onset_threshold": th}) for th in self.config.val_onset_thresholds]
+            scored = [(t, score_probs(probs, self.val_notes, model.hop, model.latency_samples, t)) for t in trials]
+            chosen, f = max(scored, key=lambda tf: tf[1]["onset"]["f1"])
             by_condition[name] = {"onset_f1": f["onset"]["f1"], "onset_offset_f1": f["onset_offset"]["f1"],
+                                  "onset_threshold": chosen["onset_threshold"],
                                   "onset_precision": f["onset"]["precision"], "onset_recall": f["onset"]["recall"]}
             by_condition[name] |= {f"drum_f1_{k}": v["f1"] for k, v in f["drums"].items() if v["n_ref"]}
         score = float(np.mean([s["onset_f1"] for s in by_condition.values()]))

@@ -57,8 +57,9 @@ GROUP_GAP_S = 0.25
 ATTACK_RISE_DB = 3.0
 """A note's attack: its group's level has risen this much over the frame before its MIDI onset."""
 
-CONVENTION = {"name": "aligned-v1", "periodic": PERIODIC, "attack_rise_db": ATTACK_RISE_DB, "sustain": SUSTAIN, "periods": PERIODS, "min_window_s": MIN_WINDOW_S,
-              "audible_db": AUDIBLE_DB, "frame_rate": FRAME_RATE}
+CONVENTION = {"name": "aligned-v1", "periodic": PERIODIC, "sustain": SUSTAIN, "periods": PERIODS,
+              "min_window_s": MIN_WINDOW_S, "audible_db": AUDIBLE_DB, "frame_rate": FRAME_RATE,
+              "attack_rise_db": ATTACK_RISE_DB, "group_gap_s": GROUP_GAP_S}
 """What a card or an example's meta records of the label convention."""
 
 

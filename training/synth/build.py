@@ -31,7 +31,8 @@ import numpy as np
 import soundfile as sf
 
 from . import activity
-from .aligned import CONVENTION, aligned_f0, clip_ref_db, group_gap_ticks, note_groups, note_spans, render_groups, render_note_groups, sounding_spans
+from .aligned import (CONVENTION, aligned_f0, clip_ref_db, group_gap_ticks, note_groups, note_spans, render_groups,
+                      render_note_groups, sounding_spans)
 from .arrange import generate_mono, generate_multi
 from .band import generate_band
 from .augment import NO_AUGMENTATION, AugmentConfig, apply_augmentation, draw_augmentation
@@ -182,7 +183,8 @@ def _aligned(score: Score, stems: dict[str, np.ndarray], font: SoundfontInfo, re
         key = (n["stem"], n["onset_s"], n["pitch"])
         if key in voiced:
             span, sound = voiced[key]
-            n = {**n, "voiced_from_s": None if span is None else span[0], "voiced_to_s": None if span is None else span[1],
+            n = {**n, "voiced_from_s": None if span is None else span[0],
+                 "voiced_to_s": None if span is None else span[1],
                  "attack_s": None if sound is None else sound[0], "release_s": None if sound is None else sound[1]}
         notes.append(n)
     return replace(labels, f0=f0, notes=notes)

@@ -81,9 +81,18 @@ def test_a_few_steps_lower_the_loss_and_the_best_checkpoint_exports_for_the_runt
     assert 0.0 <= entry["onset_f1"] <= 1.0 and "onset_offset_f1" in entry
     info = training_info(result.best_path)
     assert info["label_convention"]["name"] == "notes-aligned-v1" and info["label_convention"]["aligned"]["name"] == "aligned-v1"
-    card = export_model(load_checkpoint(result.best_path), CardFields(name="notes-test", task="notes", version="0.0.1"),
-                        tmp_path / "n.onnx")
+    from export.__main__ import with_probabilities
+
+    trained = load_checkpoint(result.best_path)
+    fields = CardFields(name="notes-test", task="notes", version="0.0.1")
+    card = export_model(with_probabilities(trained), fields, tmp_path / "n.onnx")
     assert card.latency_samples == 640 and card.hop == 160 and len(card.outputs[0].labels) == N_OUTPUTS
+    assert (card.outputs[0].name, card.outputs[0].unit) == ("probs", "probability")
+    export_model(trained, fields, tmp_path / "logits.onnx")  # the same weights, logits out: the same notes
+    x0 = np.random.default_rng(2).standard_normal(8000).astype(np.float32) * 0.3
+    a, b = (NotesProcessor(StreamingSession(tmp_path / f)) for f in ("n.onnx", "logits.onnx"))
+    np.testing.assert_allclose(a.probabilities(a.session.process(x0[None])["probs"][0]).copy(),
+                               b.probabilities(b.session.process(x0[None])["logits"][0]), atol=1e-5)
     proc = NotesProcessor(StreamingSession(tmp_path / "n.onnx"))
     proc.set_param("onset_threshold", 0.05)  # an untrained model: low thresholds so that notes come out
     proc.set_param("frame_threshold", 0.05)
@@ -99,3 +108,13 @@ def test_a_few_steps_lower_the_loss_and_the_best_checkpoint_exports_for_the_runt
             streamed += adapter.push(x[None, i:i + block])
         streamed += adapter.push(np.zeros((1, 640), np.float32))[: len(whole) - len(streamed)]
         assert [(e.t, e.values) for e in streamed[:len(whole)]] == [(e.t, e.values) for e in whole]
+    # the evaluation streams it like a user and scores every input; tuning picks thresholds from the grid
+    from training.notes.evaluate import GRID, Ours, evaluate, markdown, tune
+
+    res = evaluate(str(aligned_band), {"ours": Ours(str(tmp_path / "n.onnx"), thresholds={"onset_threshold": 0.05})})
+    figures = res["methods"]["ours"]
+    assert res["clips"] == 4 and figures["mix"]["onset"]["n_ref"] > 0 and figures["cpu_s_per_s"] > 0
+    assert {"mix", "melody", "bass", "other"} >= set(k for k in figures if k != "cpu_s_per_s")
+    assert "| mix | ours |" in markdown(res)
+    chosen = tune(str(aligned_band), str(tmp_path / "n.onnx"), limit=2)
+    assert all(chosen["thresholds"][k] in GRID[k] for k in GRID) and 0 <= chosen["figures"]["onset"]["f1"] <= 1
