@@ -197,6 +197,8 @@ def midi_sinks(args, graph: Graph, plan: OutputPlan) -> list:
     config = voice_config(args)
     if not pitch_nodes(graph) and not pitch_nodes(graph, "notes"):
         raise MidiSetupError("MIDI out needs a pitch or notes node: --task pitch, yin or notes")
+    if getattr(args, "midi_connect", []) and port is None:
+        raise UsageError("--midi-connect is for a JACK MIDI port: add --midi jack:NAME")
     if port is not None and not port.startswith("jack:"):
         raise UsageError(f"--midi {port}: use jack:NAME (a JACK MIDI port; ALSA virtual ports are not supported yet)")
     sinks = []
@@ -207,6 +209,8 @@ def midi_sinks(args, graph: Graph, plan: OutputPlan) -> list:
             from ..sinks.midi_jack import JackMidiSink
 
             sinks.append(JackMidiSink(port[len("jack:"):], config))
+            for dest in getattr(args, "midi_connect", []):
+                sinks[-1].connect(dest)
             print(f"rtmir: MIDI out on JACK port {sinks[-1].name}", file=sys.stderr)
     except Exception:
         for s in sinks:

@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="play FILE into the live input path in place of what the input device hears (the device still runs the clock); stops after it")
     p.add_argument("--midi", metavar="jack:NAME",
                    help="MIDI out on the JACK MIDI port rtmir-midi:NAME, frame-accurate at a declared latency")
+    p.add_argument("--midi-connect", action="append", default=[], metavar="PORT",
+                   help="connect the --midi port to this JACK MIDI input (repeatable), e.g. 'Your Synth:midi_in'")
     p.add_argument("--no-display", action="store_true", help="no terminal display")
     p.add_argument("--miss-policy", default="skip", metavar="P",
                    help="what a hop the worker is too late for yields: skip, hold or dry, or TASK=P,... (default skip)")

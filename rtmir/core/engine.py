@@ -227,7 +227,7 @@ class Engine:
         """Reset every node (buffers, resamplers, aligners, processors' state); nodes running in
         the audio callback reset at the start of its next block; ahead nodes (generators, on
         their own thread) are not reset: they follow their own clock. Sinks with a ``reset``
-        (MIDI: every sounding note ends) are told."""
+        (MIDI and OSC: every sounding note ends) are told."""
         for node in self.nodes:
             if self.inline is not None and node in self.inline.nodes:
                 self.inline.reset_requested = True

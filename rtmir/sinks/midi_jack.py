@@ -82,6 +82,20 @@ class JackMidiSink(MidiSink):
         self.client.set_process_callback(self._process)
         self.client.activate()
 
+    def connect(self, destination: str) -> None:
+        """Connect the port to the JACK MIDI input ``destination`` (``client:port``).
+
+        Raises:
+            MidiSetupError: no such MIDI input, or JACK refused the connection.
+        """
+        found = self.client.get_ports(destination, is_midi=True, is_input=True)
+        if not any(p.name == destination for p in found):
+            raise MidiSetupError(f"--midi-connect {destination}: no JACK MIDI input of that name")
+        try:
+            self.client.connect(self.port, destination)
+        except self._jack_error as exc:
+            raise MidiSetupError(f"--midi-connect {destination}: {exc}") from None
+
     # -- binding (before the stream) -------------------------------------------------------
     def frame_clock(self) -> int:
         """JACK's frame time of the current cycle's first frame (for the audio callback)."""

@@ -139,6 +139,8 @@ CASES = [
     ("live-out-channels-zero", ["live", "--no-display", "--out-channels", "0"], "--out-channels"),
     ("live-rate-zero", ["live", "--no-display", "--sample-rate", "0"], "--sample-rate must be"),
     ("live-seconds-negative", ["live", "--no-display", "--seconds", "-1"], "--seconds must be positive"),
+    ("live-midi-connect-without-midi", ["live", "--no-display", "--task", "yin", "--midi-file", "{d}/e.mid",
+                                        "--midi-connect", "synth:in"], "--midi-connect is for a JACK MIDI port"),
     ("live-deadline-under-a-block", ["live", "--no-display", "--deadline-ms", "0.5"], "under one block"),
     ("live-deadline-nan", ["live", "--no-display", "--deadline-ms", "nan"], "under one block"),
     ("live-miss-policy-unknown", ["live", "--no-display", "--miss-policy", "drop"], "--miss-policy"),
