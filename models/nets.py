@@ -43,8 +43,8 @@ class FrameModelConfig:
     transformer: TransformerConfig = field(default_factory=TransformerConfig)  # input_size is set from the frontend
     n_outputs: int = 8  # head size
     labels: tuple[str, ...] | None = None  # names of the head's outputs
-    probabilities: bool = False  # output sigmoid(logits) as "probs" (unit probability): float32 error of a
-    # large logit is not carried into the output (a notes model's logits reach ±30)
+    probabilities: bool = False  # output sigmoid(logits) as "probs" (unit probability): the float32 error of a
+    # large logit is not carried into the output (notes-tcn's logits differ ORT vs torch by 3.4e-4)
     latency_samples: int | None = None  # declared latency: each frame is trained to describe the instant this
     # many samples before its hop's end (None: the frontend's window centre; a notes model declares less, its
     # window reaching back past the instant it reports for the pitches' context)

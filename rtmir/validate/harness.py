@@ -87,6 +87,13 @@ class Facts:
                          if any(p.kind == "events" and p.result == "pitch" for p in n.desc.outputs))
 
     @property
+    def change_nodes(self) -> frozenset[str]:
+        """Nodes whose events are changes, not frames (result kind "notes": a note-on or -off only
+        when one happens, so how many depends on the audio)."""
+        return frozenset(n.name for n in self.nodes
+                         if any(p.kind == "events" and p.result == "notes" for p in n.desc.outputs))
+
+    @property
     def params(self) -> list[tuple[str, object]]:
         """``(node name, Param)`` for every declared parameter."""
         return [(n.name, p) for n in self.nodes for p in n.desc.params]

@@ -159,3 +159,40 @@ def test_the_midi_benchmark_reports_every_message_on_time_or_late(jack_server):
     assert out["sequence_matches"] and out["messages_recorded"] == out["messages_due"] >= 8
     assert out["within_1ms"] + out["late"] + out["run"]["xruns"] >= out["messages_due"]
     assert out["declared_latency_ms"] == pytest.approx(1000 * (HOP + PERIOD + HOP + 2 * PERIOD) / RATE)
+
+
+def test_cli_notes_model_connects_its_port_and_every_note_ends(jack_server, tmp_path):
+    """`rtmir live --task notes --play music.wav --midi jack:notes --midi-connect rtmir_midirec:in`:
+    the transcriber's notes reach a JACK client rtmir connected itself (from the first message on),
+    every note-on is ended by the end of the run; a destination that does not exist is one line
+    and exit 2."""
+    import subprocess
+    import sys
+    import time
+
+    import soundfile as sf
+
+    from music_signal import music
+
+    wav = tmp_path / "music.wav"
+    sf.write(wav, np.tile(music(), 2), 16000)
+    recorder = MidiRecorder(SERVER)
+    try:
+        r = subprocess.run([sys.executable, "-m", "rtmir", "live", "--no-display", "--task", "notes", "--play", str(wav),
+                            "--midi", "jack:notes", "--midi-connect", recorder.port.name], capture_output=True, text=True,
+                           timeout=90)
+        time.sleep(0.1)
+    finally:
+        recorder.close()
+    assert r.returncode == 0, r.stderr
+    assert "rtmir: MIDI rtmir-midi:notes:" in r.stderr and " 0 dropped" in r.stderr, r.stderr
+    on = set()
+    for _, d in recorder.events:
+        if d[0] & 0xF0 == 0x90 and d[2]:
+            on.add((d[0] & 0x0F, d[1]))
+        elif d[0] & 0xF0 in (0x80, 0x90):
+            on.discard((d[0] & 0x0F, d[1]))
+    assert sum(1 for _, d in recorder.events if d[0] & 0xF0 == 0x90) >= 3 and not on
+    bad = subprocess.run([sys.executable, "-m", "rtmir", "live", "--no-display", "--task", "notes", "--seconds", "1",
+                          "--midi", "jack:notes", "--midi-connect", "nobody:in"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("rtmir: error: --midi-connect nobody:in")
