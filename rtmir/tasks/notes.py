@@ -32,7 +32,7 @@ class NotesProcessor(Processor):
 
     Args:
         session: an opened session of a model whose card has task "notes" and an output
-            ``logits`` of ``N_OUTPUTS`` rows. The card's ``evaluation.<name>`` for each of the
+            ``probs`` (or ``logits``) of ``N_OUTPUTS`` rows. The card's ``evaluation.<name>`` for each of the
             decoder's thresholds (chosen on the validation set), when present, replace its defaults.
 
     Raises:
@@ -55,7 +55,7 @@ class NotesProcessor(Processor):
         self.latency_samples = card.latency_samples
         chosen = {k: float(v) for k, v in (card.evaluation or {}).items() if k in DEFAULTS}
         self.decoder = NoteDecoder(**chosen)
-        self.param_specs = tuple(Param(name, value, 0.0, 1.0, "") for name, value in self.decoder.thresholds.items())
+        self.param_specs = tuple(Param(name, value, 0.0, 1.0, "probability") for name, value in self.decoder.thresholds.items())
         self._primer = np.zeros((card.channels, PRIME_HOPS * card.hop), np.float32)
         self._probs = np.zeros((N_OUTPUTS, PRIME_HOPS))
         self.reset()

@@ -72,6 +72,7 @@ def test_all_at_ci_strictness_passes(tmp_path):
     data = json.loads(out.read_text())
     failed = {(r["processor"].split(":")[0], r["check"]) for r in data["results"] if r["status"] == "fail"}
     assert failed == set(KNOWN) and r.returncode == (1 if KNOWN else 0), r.stdout[-3000:]
-    # pitch, yin, tags, separate, codec, codec_encode, generate, model: codec-enc, pitch-tcn, sep-tcn, tags-tcn;
-    # delay, tone (codec_decode, model:codec-dec and model:gen-lm take tokens: validated through codec and generate)
-    assert len(data["results"]) == 13 * len(CHECKS)
+    # pitch, yin, tags, notes, separate, codec, codec_encode, generate, model: codec-enc, notes-tcn, pitch-tcn,
+    # sep-tcn, tags-tcn; delay, tone (codec_decode, model:codec-dec and model:gen-lm take tokens: validated through
+    # codec and generate)
+    assert len(data["results"]) == 15 * len(CHECKS)
