@@ -187,7 +187,7 @@ def midi_sinks(args, graph: Graph, plan: OutputPlan) -> list:
     Raises:
         UsageError, MidiSetupError, OutputError: one line each, before anything is opened.
     """
-    from ..sinks.midi import MidiFileSink, MidiSetupError, pitch_nodes
+    from ..sinks.midi import MidiFileSink, MidiSetupError, nodes_of
 
     port = getattr(args, "midi", None)
     if args.midi_file is None and port is None:
@@ -195,7 +195,7 @@ def midi_sinks(args, graph: Graph, plan: OutputPlan) -> list:
             raise UsageError("--mpe is for MIDI out: add --midi-file FILE.mid" + (" or --midi jack:NAME" if hasattr(args, "midi") else ""))
         return []
     config = voice_config(args)
-    if not pitch_nodes(graph) and not pitch_nodes(graph, "notes"):
+    if not nodes_of(graph, "pitch") and not nodes_of(graph, "notes"):
         raise MidiSetupError("MIDI out needs a pitch or notes node: --task pitch, yin or notes")
     if getattr(args, "midi_connect", []) and port is None:
         raise UsageError("--midi-connect is for a JACK MIDI port: add --midi jack:NAME")

@@ -146,6 +146,11 @@ class Description:
         if self.placement not in PLACEMENTS:
             raise DescriptionError(f"{self.name}: unknown placement {self.placement!r}")
 
+    @property
+    def result(self) -> str | None:
+        """The result kind of its events port (``RESULT_KINDS``), None without one."""
+        return next((p.result for p in self.outputs if p.kind == "events"), None)
+
     def input(self, name: str) -> Port:
         """The input port ``name``. Raises KeyError naming the ports there are."""
         return _find(self.inputs, name, self.name, "input")

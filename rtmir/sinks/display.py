@@ -46,8 +46,7 @@ class DisplaySink:
     def bind_graph(self, graph) -> None:
         """Learn each node's result kind (how its row is drawn)."""
         for node in graph.nodes:
-            kinds = [p.result for p in node.desc.outputs if p.kind == "events"]
-            self.kinds[node.name] = kinds[0] if kinds else "raw"
+            self.kinds[node.name] = node.desc.result or "raw"
 
     def send(self, events: list[Event]) -> None:
         for e in events:

@@ -30,9 +30,9 @@ class MidiSetupError(ValueError):
     """A MIDI output cannot be made (no pitch node, a missing package, no port): one line, exit 2."""
 
 
-def pitch_nodes(graph, result: str = "pitch") -> list[str]:
+def nodes_of(graph, result: str) -> list[str]:
     """Names of the graph's nodes whose events are of kind ``result`` (in graph order)."""
-    return [n.name for n in graph.nodes if any(p.kind == "events" and p.result == result for p in n.desc.outputs)]
+    return [n.name for n in graph.nodes if n.desc.result == result]
 
 
 class MidiSink:
@@ -54,7 +54,7 @@ class MidiSink:
 
     def bind_graph(self, graph) -> None:
         """Make a voice per pitch and notes node and send their setup (bend range or MPE zone)."""
-        names, notes = pitch_nodes(graph), pitch_nodes(graph, "notes")
+        names, notes = nodes_of(graph, "pitch"), nodes_of(graph, "notes")
         if not names and not notes:
             raise MidiSetupError("MIDI out needs a pitch or notes node (--task pitch, yin or notes)")
         if self.config.mpe and (len(names) != 1 or notes):

@@ -203,8 +203,7 @@ class EventFormatter:
         first: set[str] = set()
         self._nodes = {}
         for node in graph.nodes:
-            kinds = [p.result for p in node.desc.outputs if p.kind == "events"]
-            kind = kinds[0] if kinds else "raw"
+            kind = node.desc.result or "raw"
             short = kind in SHORT_ADDRESSES and kind not in first
             first.add(kind)
             self._nodes[node.name] = (kind, self.prefix if short else f"{self.prefix}/{address_part(node.name)}")

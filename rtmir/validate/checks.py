@@ -107,7 +107,7 @@ def rates(ctx: Context) -> Result:
             problems.append(f"{per_s:g} events/s at {rate} Hz vs {median:g} at the others")
     slow = max(load, key=load.get)
     figure = (f"{len(counts)} rate(s) × channels {'/'.join(map(str, ctx.level.channels))}: C ch vs mono "
-              f"max Δ {worst:.1e}, {median:g} events/s; slowest {slow} Hz: {load[slow]:.2f} s per s of audio")
+              f"max Δ {worst:.1e}, {median:g} frame events/s; slowest {slow} Hz: {load[slow]:.2f} s per s of audio")
     return ctx.result("rates", not problems, "; ".join(problems[:2]) if problems else figure)
 
 

@@ -83,15 +83,13 @@ class Facts:
     @property
     def pitch_nodes(self) -> frozenset[str]:
         """Nodes whose events are of result kind "pitch" (``compare``'s f0 weighting)."""
-        return frozenset(n.name for n in self.nodes
-                         if any(p.kind == "events" and p.result == "pitch" for p in n.desc.outputs))
+        return frozenset(n.name for n in self.nodes if n.desc.result == "pitch")
 
     @property
     def change_nodes(self) -> frozenset[str]:
         """Nodes whose events are changes, not frames (result kind "notes": a note-on or -off only
         when one happens, so how many depends on the audio)."""
-        return frozenset(n.name for n in self.nodes
-                         if any(p.kind == "events" and p.result == "notes" for p in n.desc.outputs))
+        return frozenset(n.name for n in self.nodes if n.desc.result == "notes")
 
     @property
     def params(self) -> list[tuple[str, object]]:

@@ -70,7 +70,7 @@ def latency(ctx: Context) -> Result:
     timed = [n for n in ctx.facts.nodes if not n.generator and not n.desc.extra.get("answers")]
     if not timed:  # its output is not the input delayed: when it speaks is its hand-over (its own tests)
         return ctx.na("latency", "a generator that answers the input: no delayed copy of the input to time")
-    kinds = {n.name: _event_kind(n.desc) for n in timed}
+    kinds = {n.name: n.desc.result for n in timed}
     parts, problems = [], []
     events = {name: kind for name, kind in kinds.items() if kind is not None}
     if events:
@@ -83,11 +83,6 @@ def latency(ctx: Context) -> Result:
     if not parts and not problems:
         return ctx.na("latency", "no event or audio output to measure (tokens only)")
     return ctx.result("latency", not problems, "; ".join(problems[:2] if problems else parts))
-
-
-def _event_kind(desc) -> str | None:
-    ports = [p for p in desc.outputs if p.kind == "events"]
-    return ports[0].result if ports else None
 
 
 def _events(ctx: Context, kinds: dict[str, str]) -> tuple[list[str], list[str]]:

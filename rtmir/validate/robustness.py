@@ -92,7 +92,7 @@ def _aging(ctx: Context, burst: np.ndarray, quiet: np.ndarray) -> tuple[list[str
 def hanging_notes(run: Run) -> list[str]:
     """``"<node>: note <pitch>"`` for every note a notes node turned on and has not turned off
     (its own events since the run began)."""
-    nodes = {n.name for n in run.engine.nodes if any(p.kind == "events" and p.result == "notes" for p in n.desc.outputs)}
+    nodes = {n.name for n in run.engine.nodes if n.desc.result == "notes"}
     on: set[tuple[str, int, int]] = set()
     for name, _, values in run.output().events:
         if name in nodes:

@@ -79,8 +79,7 @@ class Ours:
         import soxr
 
         from rtmir import BlockAdapter, ProcessSpec
-        from rtmir.tasks.note_decoder import notes_from_changes
-        from rtmir.tasks.note_decoder import NoteChange
+        from rtmir.tasks.note_decoder import NoteChange, notes_from_changes
 
         x = soxr.resample(audio, rate, RATE).astype(np.float32) if rate != RATE else audio.astype(np.float32)
         adapter = BlockAdapter(self.proc)
@@ -145,6 +144,8 @@ DRUM_GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 def tune(data: str, model: str, limit: int | None = None) -> dict:
     """The thresholds with the best pooled mix onset F1 (pitched; drums by kick/snare/hi-hat F1)
     on ``data``, from offline probabilities (module docstring)."""
+    import soxr
+
     from rtmir import StreamingSession
     from training.synth.folder import SynthFolder
 
@@ -156,8 +157,6 @@ def tune(data: str, model: str, limit: int | None = None) -> dict:
     probs, refs = [], []
     for i in range(len(folder)):
         audio, ref, rate = clip_inputs(folder, i)["mix"]
-        import soxr
-
         x = soxr.resample(audio, rate, RATE).astype(np.float32)
         session.reset()
         out = session.process(x[None, : len(x) // card.hop * card.hop])
