@@ -24,13 +24,12 @@ def test_file_notes_reads_what_the_midi_file_sink_wrote(tmp_path):
 
     sink = MidiFileSink(tmp_path / "x.mid", VoiceConfig(onset_frames=1, release_frames=1))
 
+    from rtmir.core.ports import Description, Port
+
     class Graph:  # one pitch node, as bind_graph reads it
         class Node:
             name = "p"
-
-            class desc:
-                from rtmir.core.ports import Port
-                outputs = (Port("events", "events", result="pitch"),)
+            desc = Description("p", (Port("audio", "audio", 1, 16000, 160),), (Port("events", "events", result="pitch"),))
         nodes = (Node,)
 
     sink.bind_graph(Graph)
