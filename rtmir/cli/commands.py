@@ -10,6 +10,9 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..batch.inputs import BatchInputError
+from ..batch.manifest import ConfigMismatch
+from ..batch.run import RaySetupError
 from ..bench.jack import JackError
 from ..codec.container import ContainerError
 from ..codec.files import CodecError
@@ -37,6 +40,7 @@ DEMO_CLIP = Path(__file__).resolve().parent.parent / "data" / "demo.flac"
 USER_ERRORS: tuple[type[Exception], ...] = (
     AudioFileError, ModelError, OutputError, UnknownTaskError, ChannelError, UsageError, OscError,
     AudioDeviceError, RateError, JackError, GraphError, ContainerError, CodecError, MidiSetupError,
+    BatchInputError, ConfigMismatch, RaySetupError,
 )
 
 
@@ -44,7 +48,7 @@ def run(args) -> int:
     """Dispatch one parsed command; returns the exit code."""
     handler = {"demo": cmd_demo, "stream": cmd_stream, "live": cmd_live, "bench": cmd_bench,
                "models": cmd_models, "devices": cmd_devices, "graph": cmd_graph, "validate": cmd_validate,
-               "codec": cmd_codec}[args.command]
+               "codec": cmd_codec, "batch": cmd_batch}[args.command]
     return handler(args)
 
 
@@ -238,6 +242,12 @@ def cmd_graph(args) -> int:
     engine.prepare(args.sample_rate, args.channels, args.block)
     print(graph_text(engine))
     return 0
+
+
+def cmd_batch(args) -> int:
+    from .batch import run as run_batch
+
+    return run_batch(args)
 
 
 def cmd_codec(args) -> int:

@@ -1,4 +1,4 @@
-"""``rtmir`` command line: demo, stream, live, bench, graph, codec, validate, models, devices (DESIGN.md).
+"""``rtmir`` command line: demo, stream, batch, live, bench, graph, codec, validate, models, devices (DESIGN.md).
 
 Exit codes: 0 ok; 2 bad usage or input, with one line on stderr; 3 audio device lost mid-stream;
 128 + N when signal N stopped the run (130 SIGINT, 143 SIGTERM, 129 SIGHUP; the outputs are
@@ -126,9 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels", type=int, default=1, help="host input channels (default 1)")
     p.add_argument("--block", type=int, default=256, help="host block in samples (default 256)")
 
+    from .batch import add_parser as add_batch
     from .codec import add_parser as add_codec
     from .validate import add_parser as add_validate
 
+    add_batch(sub)
     add_codec(sub)
     add_validate(sub)
     sub.add_parser("models", help="list the shipped models (from their cards)")
