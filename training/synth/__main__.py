@@ -40,7 +40,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per example (default 10)")
     ap.add_argument("--sample-rate", type=int, default=44100, help="render rate: 44100 or 48000")
-    ap.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="processes (default 2), or with --ray actors (default one per cluster CPU)")
+    ap.add_argument("--ray", metavar="auto|HOST:PORT",
+                    help="render on this Ray cluster (same seeds: the same dataset as a local render)")
     ap.add_argument("--no-augment", action="store_true", help="no augmentation")
     ap.add_argument("--labels", default="midi",
                     help="f0 labels: midi (note-on to note-off) or aligned (from each note's own render)")
@@ -55,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         raise UsageError(f"unknown --labels {args.labels!r}: use midi or aligned")
     if args.sample_rate not in (44100, 48000):
         raise UsageError(f"--sample-rate {args.sample_rate} is not supported: use 44100 or 48000")
-    if args.n < 1 or args.workers < 1 or args.duration <= 0:
+    if args.n < 1 or (args.workers is not None and args.workers < 1) or args.duration <= 0:
         raise UsageError("--n, --workers and --duration must be positive")
     if abs(args.duration * 100 - round(args.duration * 100)) > 1e-9:
         raise UsageError(f"--duration {args.duration} must be a multiple of 0.01 s")
@@ -85,8 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         fonts_wanted = tuple(args.soundfont) if args.soundfont else SPLITS[args.split]
         for name in fonts_wanted:  # fail before touching --out
             resolve_soundfont(name)
+        if args.ray:
+            from .cluster import check_address
+
+            check_address(args.ray)
         _check_writable(args.out)
-    except (UsageError, SoundfontError) as exc:
+    except (UsageError, SoundfontError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from tqdm import tqdm
@@ -107,8 +114,13 @@ def main(argv: list[str] | None = None) -> int:
           f"rendering {len(todo)} with {', '.join(f.name for f in fonts)}", file=sys.stderr)
     try:
         with tqdm(total=len(todo) * cfg.duration_s, unit="s audio", unit_scale=True) as bar:
-            run_jobs(cfg, args.out, todo, fonts, args.workers, progress=bar.update)
-    except RenderError as exc:
+            if args.ray:
+                from .cluster import run_on_ray
+
+                run_on_ray(cfg, args.out, todo, fonts, args.ray, args.workers, progress=bar.update)
+            else:
+                run_jobs(cfg, args.out, todo, fonts, args.workers or 2, progress=bar.update)
+    except (RenderError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -194,6 +194,19 @@ def _or_nan(x: float | None) -> float:
     return float("nan") if x is None else float(x)
 
 
+def save_npz(path: Path, **arrays: np.ndarray) -> None:
+    """``np.savez_compressed`` with every member dated 1980-01-01: the same arrays give the same
+    bytes (numpy stamps the time of writing), so datasets compare by checksum."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with z.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+
+
 def write_example(folder: Path, score: Score, stems: dict[str, np.ndarray], sr: int, labels: Labels,
                   meta: dict) -> None:
     """Write one example's files into ``folder`` (created)."""
@@ -203,7 +216,7 @@ def write_example(folder: Path, score: Score, stems: dict[str, np.ndarray], sr: 
         sf.write(folder / "stems" / f"{name}.flac", audio.T, sr, format="FLAC", subtype="PCM_24")
     stem_names = [t.name for t in score.tracks]
     notes = labels.notes
-    np.savez_compressed(
+    save_npz(
         folder / "labels.npz", activity=labels.activity, tags=labels.tags,
         **{f"f0_{name}": f0 for name, f0 in labels.f0.items()},
         notes_onset_s=np.array([n["onset_s"] for n in notes], np.float64),
