@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from export.checkpoint import save_checkpoint
 from models.spectral_codec import SpectralCodec, stage_kbps
+from training.core.distributed import make_loader
 from training.core.task import Validation, warm_started
 from training.separate.data import StemClips
 
@@ -71,9 +72,9 @@ class CodecTask:
         if self._loader is None:
             c = self.config
             crops = CodecCrops(self.train, c.crop_s, model.sample_rate, model.hop, c.augment, c.solo_prob, c.level_dbfs)
-            self._loader = DataLoader(crops, batch_size=c.batch_size, shuffle=True,
-                                      drop_last=len(crops) >= c.batch_size, num_workers=c.loader_workers,
-                                      persistent_workers=c.loader_workers > 0)
+            self._loader = make_loader(crops, batch_size=c.batch_size, shuffle=True,
+                                       drop_last=len(crops) >= c.batch_size, num_workers=c.loader_workers,
+                                       persistent_workers=c.loader_workers > 0, seed=c.seed)
         return self._loader
 
     def _active(self, batch: int, n_q: int) -> torch.Tensor:

@@ -19,9 +19,23 @@ refused. A run that ends normally removes it. Continuing is exact when the loade
 randomness in this process or re-seeds its workers every epoch; DataLoader workers kept across
 epochs (``persistent_workers``) carry random state this file cannot hold, so there it continues
 with equivalent but different draws.
+
+Under ``torchrun`` (``training.core.distributed``) every rank trains on its shard of the data
+with the gradients averaged over the ranks, so all ranks hold the same weights after every step.
+The ranks build the model from the same seed and take rank 0's weights; rank 0 keeps the random
+stream of a 1-process run, the others draw their own augmentations. The ranks agree on the
+elapsed time (the largest), hence on the learning rate, on when to validate and on when to
+stop; a step is skipped on all ranks when the mean loss or the norm is not finite. Only rank 0
+validates and writes the files (best checkpoint, history, ``resume.pt``): it shares the outcome
+with the others and reads ``resume.pt`` for them (no shared filesystem needed). ``resume.pt``
+holds the world size and every rank's random states: resumed with as many ranks, each rank
+continues its own stream exactly; with another world size, the weights, the optimiser, the
+counters and the history continue, the interrupted epoch goes on from the same share of its
+examples, with equivalent but different draws.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -36,6 +50,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from . import distributed as ddp
+from .distributed import World
 from .provenance import utc_now
 from .task import Task, Validation
 
@@ -74,7 +90,9 @@ class LoopConfig:
 @dataclass
 class RunResult:
     """What ``fit`` returns: the loss of every trained step, the validation history, the best
-    checkpoint (None if no validation ran), steps taken (skipped ones included), minutes."""
+    checkpoint (None if no validation ran, and on ranks other than 0: rank 0 wrote it), steps
+    taken (skipped ones included), minutes. Under torchrun the losses are the means over the ranks
+    and every rank holds the same history."""
 
     losses: list[float]
     history: list[dict]
@@ -106,6 +124,12 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
 
 
+def _seed(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
 @dataclass
 class _State:
     """Everything about a run in progress that ``resume.pt`` holds besides weights."""
@@ -129,18 +153,21 @@ class _State:
 class _Run:
     """One ``fit`` call: the model, the optimiser, the state and the files under ``out``."""
 
-    def __init__(self, task: Task, config: LoopConfig, record: dict[str, Any]):
-        self.task, self.config, self.record = task, config, record
+    def __init__(self, task: Task, config: LoopConfig, record: dict[str, Any], world: World):
+        self.task, self.config, self.record, self.world = task, config, record, world
         self.out = Path(config.out_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
-        torch.manual_seed(config.seed)
-        np.random.seed(config.seed)
-        random.seed(config.seed)
-        torch.set_num_threads(config.threads)
+        if world.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+        _seed(config.seed)  # every rank: the same initialisation
+        torch.set_num_threads(max(1, config.threads // world.local_world_size))  # the ranks share the cores
         self.model = task.build_model()
+        ddp.broadcast_module(self.model, world)  # rank 0's weights, whatever build_model read or drew
+        if world.rank:  # rank 0 keeps the stream of a 1-process run; the others draw their own crops
+            _seed(ddp.rank_seed(config.seed, world.rank))
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.state = _State(next_val_s=60.0 * config.val_every_minutes, next_val_step=config.val_every_steps or 0)
         self.resumed_at: int | None = None
+        self.resume_rng: dict[str, Any] | None = None  # restored once the interrupted epoch is drawn again
         self.start = time.monotonic()
 
     # -- resume --------------------------------------------------------------------------------
@@ -151,23 +178,22 @@ class _Run:
         return path
 
     def save_resume(self) -> None:
-        """Write ``resume.pt`` atomically (a temporary file, then a rename)."""
-        path = self._resume_path()
-        self.state.elapsed_s = time.monotonic() - self.start
+        """Write ``resume.pt`` atomically (a temporary file, then a rename) on rank 0, with every
+        rank's random states. Under torchrun every rank calls it at the same step."""
+        self.state.elapsed_s = ddp.agree_max(time.monotonic() - self.start, self.world)
         self.state.last_resume_save_s = self.state.elapsed_s
+        ranks = ddp.gather_object({"epoch_rng": self.state.epoch_rng, "rng": _rng_state()}, self.world)
+        if self.world.rank:
+            return
+        path = self._resume_path()
         blob = {"config": self.record.get("config"), "model": self.model.state_dict(),
-                "optimizer": self.opt.state_dict(), "state": self.state.__dict__, "rng": _rng_state()}
+                "optimizer": self.opt.state_dict(), "state": self.state.__dict__, "rng": ranks[0]["rng"],
+                "world_size": self.world.world_size, "ranks": ranks}
         tmp = path.with_name(path.name + ".part")
         torch.save(blob, tmp)
         os.replace(tmp, path)
 
-    def try_resume(self) -> dict[str, Any] | None:
-        """Load ``resume.pt`` if there is one; returns the random state to restore after the
-        current epoch's batches have been drawn again.
-
-        Raises:
-            ValueError: it was written by a run of another config.
-        """
+    def _read_resume(self) -> dict[str, Any] | None:
         path = self._resume_path()
         if not path.is_file():
             return None
@@ -175,13 +201,58 @@ class _Run:
         if blob["config"] != self.record.get("config"):
             raise ValueError(f"{path} holds an interrupted run of another config: remove it to start "
                              f"afresh, or use another out_dir")
+        return blob
+
+    def try_resume(self) -> bool:
+        """Load ``resume.pt`` if there is one (rank 0 reads it for every rank); True when resuming.
+        ``self.resume_rng`` is then the random state to restore after the current epoch's batches
+        have been drawn again (None with another world size: the draws just go on).
+
+        Raises:
+            ValueError: it was written by a run of another config.
+        """
+        blob, error = None, None
+        if self.world.rank == 0:
+            try:
+                blob = self._read_resume()
+            except ValueError as exc:  # raised on every rank, not only on rank 0
+                error = str(exc)
+        blob, error = ddp.broadcast_object((blob, error), self.world)
+        if error:
+            raise ValueError(error)
+        if blob is None:
+            return False
         self.model.load_state_dict(blob["model"])
         self.opt.load_state_dict(blob["optimizer"])
         self.state = _State(**blob["state"])
+        if self.world.rank:
+            self.state.best_path = None  # rank 0's file
         self.start = time.monotonic() - self.state.elapsed_s
         self.resumed_at = self.state.step
-        log.warning("resuming %s at step %d (%.1f min)", self.out, self.state.step, self.state.elapsed_s / 60)
-        return blob["rng"]
+        if self.world.rank == 0:
+            log.warning("resuming %s at step %d (%.1f min)", self.out, self.state.step, self.state.elapsed_s / 60)
+        self._restore_streams(blob)
+        return True
+
+    def _restore_streams(self, blob: dict[str, Any]) -> None:
+        """This rank's random states from ``blob``: its own when the world size is the same; else
+        the state rank r had (a fresh seed for a new rank), and the interrupted epoch goes on
+        after the same share of its batches."""
+        saved, world, s = blob.get("world_size", 1), self.world, self.state
+        ranks = blob.get("ranks") or [{"epoch_rng": s.epoch_rng, "rng": blob["rng"]}]
+        if saved == world.world_size:
+            s.epoch_rng, self.resume_rng = ranks[world.rank]["epoch_rng"], ranks[world.rank]["rng"]
+            return
+        if world.rank == 0:
+            log.warning("resume.pt was written by %d processes, this run has %d: the weights, optimiser, counters "
+                        "and history continue; the data stream goes on with equivalent but different draws",
+                        saved, world.world_size)
+        if world.rank < len(ranks):
+            _set_rng_state(ranks[world.rank]["rng"])
+        else:
+            _seed(ddp.rank_seed(self.config.seed + s.step, world.rank))
+        s.epoch_rng, self.resume_rng = _rng_state(), None
+        s.batches_in_epoch = s.batches_in_epoch * saved // world.world_size
 
     # -- steps and validation ------------------------------------------------------------------
     def train_step(self, batch: Any, elapsed: float) -> bool:
@@ -192,13 +263,15 @@ class _Run:
         loss, self.parts = self.task.loss(self.model, batch)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        loss = ddp.average_gradients(self.model.parameters(), self.world, loss)  # the mean over the ranks
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_norm)
         self.state.step += 1
-        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+        if not (torch.isfinite(loss) and torch.isfinite(norm)):  # the same on every rank: all skip
             self.state.skipped += 1  # never let one bad batch poison the weights
             return False
         self.opt.step()
-        self.state.losses.append(float(loss.detach()))
+        ddp.broadcast_module(self.model, self.world, buffers_only=True)
+        self.state.losses.append(float(loss))
         return True
 
     def validation_due(self, elapsed: float, last: bool) -> bool:
@@ -207,10 +280,18 @@ class _Run:
         return last or elapsed >= s.next_val_s or by_steps
 
     def validate(self, elapsed: float) -> bool:
-        """Validate, log, keep the best checkpoint; True when patience ran out."""
+        """Validate on rank 0 and share the outcome with every rank; True when patience ran out."""
         s, c = self.state, self.config
         s.next_val_s = elapsed + 60.0 * c.val_every_minutes
         s.next_val_step = s.step + c.val_every_steps
+        stop = self._validate_here(elapsed) if self.world.rank == 0 else False
+        stop, s.best_score, s.bad, s.history = ddp.broadcast_object((stop, s.best_score, s.bad, s.history),
+                                                                    self.world)
+        return stop
+
+    def _validate_here(self, elapsed: float) -> bool:
+        """Validate, log, keep the best checkpoint; True when patience ran out."""
+        s, c = self.state, self.config
         result: Validation = self.task.validate(self.model)
         first = next(iter(result.by_condition.values()))
         entry = {"step": s.step, "minutes": round(elapsed / 60, 2), "loss": float(np.mean(s.losses[-50:])),
@@ -236,22 +317,27 @@ def _describe(by_condition: dict[str, dict[str, float]]) -> str:
                      for cond, scores in by_condition.items())
 
 
-def _epoch(run: _Run, bar: tqdm, resume_rng: dict[str, Any] | None) -> bool:
+def _epoch(run: _Run, bar: tqdm, resuming: bool) -> bool:
     """Train through one epoch of ``task.batches``; True when the run is over."""
     s, c = run.state, run.config
     budget_s = 60.0 * c.max_minutes
-    if resume_rng is None:
+    if not resuming:
         s.epoch_rng, s.batches_in_epoch = _rng_state(), 0
     else:
         _set_rng_state(s.epoch_rng)
-    it = iter(run.task.batches(run.model))
-    if resume_rng is not None and s.batches_in_epoch:  # saved mid-epoch (an epoch-end save is its start)
-        for _ in range(s.batches_in_epoch):  # draw again what was trained on before the interruption
-            next(it)
-        _set_rng_state(resume_rng)
+    loader = run.task.batches(run.model)
+    set_epoch = getattr(getattr(loader, "sampler", None), "set_epoch", None)
+    if set_epoch is not None:  # a DistributedSampler: this epoch's shards
+        set_epoch(s.epoch)
+    it = iter(loader)
+    if resuming and s.batches_in_epoch:  # saved mid-epoch (an epoch-end save is its start)
+        for _ in itertools.islice(it, s.batches_in_epoch):  # draw again what was trained on before
+            pass
+        if run.resume_rng is not None:
+            _set_rng_state(run.resume_rng)
     for batch in it:
         s.batches_in_epoch += 1
-        elapsed = time.monotonic() - run.start
+        elapsed = ddp.agree_max(time.monotonic() - run.start, run.world)
         if not run.train_step(batch, elapsed):
             continue
         bar.n = min(int(elapsed), int(budget_s))
@@ -269,7 +355,7 @@ def _epoch(run: _Run, bar: tqdm, resume_rng: dict[str, Any] | None) -> bool:
         raise ValueError("the task's batches() yielded nothing: too few training examples for one batch?")
     s.epoch += 1
     s.batches_in_epoch = 0
-    if time.monotonic() - run.start - s.last_resume_save_s >= 60.0 * c.resume_every_minutes:
+    if ddp.agree_max(time.monotonic() - run.start, run.world) - s.last_resume_save_s >= 60.0 * c.resume_every_minutes:
         s.epoch_rng = _rng_state()  # the next epoch starts here: saved state = next epoch's start
         run.save_resume()
     return False
@@ -277,6 +363,9 @@ def _epoch(run: _Run, bar: tqdm, resume_rng: dict[str, Any] | None) -> bool:
 
 def fit(task: Task, config: LoopConfig, record: dict[str, Any] | None = None) -> RunResult:
     """Train ``task``'s model under ``config``; the best checkpoint goes to ``OUT/<best_name>``.
+
+    Under torchrun (``WORLD_SIZE`` > 1) every rank calls it: the process group is joined here (and
+    left at the end if joined here); rank 0 writes the files.
 
     Args:
         task: the task definition (``training.core.task.Task``).
@@ -287,18 +376,24 @@ def fit(task: Task, config: LoopConfig, record: dict[str, Any] | None = None) ->
     Raises:
         ValueError: ``out_dir`` holds an interrupted run of another config; an epoch without batches.
     """
-    run = _Run(task, config, dict(record or {}))
-    resume_rng = run.try_resume()
-    bar = tqdm(total=int(60.0 * config.max_minutes) if config.schedule == "time" else None, unit="s",
-               desc=f"training ({config.schedule} budget)", initial=int(run.state.elapsed_s))
+    world, finished = ddp.init_world(), False
     try:
-        while not _epoch(run, bar, resume_rng):
-            resume_rng = None
+        run = _Run(task, config, dict(record or {}), world)
+        resuming = run.try_resume()
+        bar = tqdm(total=int(60.0 * config.max_minutes) if config.schedule == "time" else None, unit="s",
+                   desc=f"training ({config.schedule} budget)", initial=int(run.state.elapsed_s),
+                   disable=world.rank != 0)
+        try:
+            while not _epoch(run, bar, resuming):
+                resuming = False
+        finally:
+            bar.close()
+        path = run.out / RESUME_FILE
+        if world.rank == 0 and path.is_file():
+            path.unlink()  # ended normally: nothing to resume
+        finished = True
     finally:
-        bar.close()
-    path = run.out / RESUME_FILE
-    if path.is_file():
-        path.unlink()  # ended normally: nothing to resume
+        ddp.close_world(world, finished)
     s = run.state
     return RunResult(s.losses, s.history, Path(s.best_path) if s.best_path else None, s.step,
                      (time.monotonic() - run.start) / 60, s.skipped, run.resumed_at)

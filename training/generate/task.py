@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from export.checkpoint import save_checkpoint
 from models.token_lm import TokenLM, delay_pattern
+from training.core.distributed import make_loader, process_rank, rank_seed
 from training.core.task import Validation, warm_started
 
 from .config import GenerateTrainConfig
@@ -74,8 +75,9 @@ class GenerateTask:
     def batches(self, model: TokenLM) -> DataLoader:
         if self._loader is None:
             c = self.config
-            windows = StepWindows(self.train, c.crop_frames, c.seed + 1)
-            self._loader = DataLoader(windows, batch_size=c.batch_size, shuffle=False, drop_last=True)
+            # the windows come from the dataset's own generator, not from the index: one stream per rank
+            windows = StepWindows(self.train, c.crop_frames, rank_seed(c.seed + 1, process_rank()))
+            self._loader = make_loader(windows, batch_size=c.batch_size, shuffle=False, drop_last=True, seed=c.seed)
         return self._loader
 
     def loss(self, model: TokenLM, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:

@@ -22,6 +22,7 @@ from models.nets import FrameModel
 from rtmir.tasks.note_decoder import DRUM, FRAME, N_PITCHES, OFFSET, ONSET
 from training.core import conditions
 from training.core.data import Clips
+from training.core.distributed import make_loader
 from training.core.task import Validation, warm_started
 from training.tags.crops import TagCrops  # crops of any [rows, frames] labels, targets at each frame's instant
 from training.tags.task import predict  # offline sigmoid outputs of a FrameModel over whole clips
@@ -63,9 +64,9 @@ class NotesTask:
         if self._loader is None:
             c = self.config
             crops = TagCrops(self.train, c.crop_s, model.hop, model.latency_samples, c.augment)
-            self._loader = DataLoader(crops, batch_size=c.batch_size, shuffle=True,
-                                      drop_last=len(self.train.audio) >= c.batch_size, num_workers=c.loader_workers,
-                                      persistent_workers=c.loader_workers > 0)
+            self._loader = make_loader(crops, batch_size=c.batch_size, shuffle=True,
+                                       drop_last=len(self.train.audio) >= c.batch_size, num_workers=c.loader_workers,
+                                       persistent_workers=c.loader_workers > 0, seed=c.seed)
         return self._loader
 
     def loss(self, model: FrameModel, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:

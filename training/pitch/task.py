@@ -25,6 +25,7 @@ from models.pitch import F_MIN_HZ, PitchTCN, bin_frequencies_hz
 from rtmir.tasks.pitch import cents_to_hz, decode_salience, hz_to_cents
 from training.core import conditions
 from training.core.data import Clips
+from training.core.distributed import make_loader
 from training.core.task import Validation
 
 from .config import TrainConfig
@@ -144,9 +145,9 @@ class PitchTask:
             c = self.config
             crops = PitchCrops(self.train, c.crop_s, model.hop, model.latency_samples, c.augment,
                                c.oscillator_prob, c.oscillator_hz)
-            self._loader = DataLoader(crops, batch_size=c.batch_size, shuffle=True,
-                                      drop_last=len(self.train.audio) >= c.batch_size, num_workers=c.loader_workers,
-                                      persistent_workers=c.loader_workers > 0)
+            self._loader = make_loader(crops, batch_size=c.batch_size, shuffle=True,
+                                       drop_last=len(self.train.audio) >= c.batch_size, num_workers=c.loader_workers,
+                                       persistent_workers=c.loader_workers > 0, seed=c.seed)
         return self._loader
 
     def loss(self, model: PitchTCN, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:

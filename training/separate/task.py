@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 
 from export.checkpoint import save_checkpoint
 from models.separator import MaskSeparator
+from training.core.distributed import make_loader
 from training.core.task import Validation, warm_started
 
 from .config import SeparateConfig
@@ -87,9 +88,9 @@ class SeparateTask:
         if self._loader is None:
             c = self.config
             crops = StemCrops(self.train, c.crop_s, model.sample_rate, model.hop, c.augment)
-            self._loader = DataLoader(crops, batch_size=c.batch_size, shuffle=True,
-                                      drop_last=len(crops) >= c.batch_size, num_workers=c.loader_workers,
-                                      persistent_workers=c.loader_workers > 0)
+            self._loader = make_loader(crops, batch_size=c.batch_size, shuffle=True,
+                                       drop_last=len(crops) >= c.batch_size, num_workers=c.loader_workers,
+                                       persistent_workers=c.loader_workers > 0, seed=c.seed)
         return self._loader
 
     def loss(self, model: MaskSeparator, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:

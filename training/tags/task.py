@@ -19,6 +19,7 @@ from export.checkpoint import save_checkpoint
 from models.nets import FrameModel
 from training.core import conditions
 from training.core.data import Clips
+from training.core.distributed import make_loader
 from training.core.task import Validation, warm_started
 from training.synth.activity import TAGS
 
@@ -85,9 +86,9 @@ class TagsTask:
         if self._loader is None:  # one loader for the run (its workers persist across epochs)
             c = self.config
             crops = TagCrops(self.train, c.crop_s, model.hop, target_latency(model, c), c.augment)
-            self._loader = DataLoader(crops, batch_size=c.batch_size, shuffle=True,
-                                      drop_last=len(self.train.audio) >= c.batch_size, num_workers=c.loader_workers,
-                                      persistent_workers=c.loader_workers > 0)
+            self._loader = make_loader(crops, batch_size=c.batch_size, shuffle=True,
+                                       drop_last=len(self.train.audio) >= c.batch_size, num_workers=c.loader_workers,
+                                       persistent_workers=c.loader_workers > 0, seed=c.seed)
         return self._loader
 
     def loss(self, model: FrameModel, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
