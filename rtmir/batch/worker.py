@@ -108,10 +108,9 @@ class Analyser:
         self.graph = build_graph(options)
         self.nodes = [n.name for n in self.graph.nodes]
 
-    def analyse(self, job: Job, stop=None) -> dict | None:
+    def analyse(self, job: Job) -> dict:
         """Analyse one file and write its results; returns its manifest entry (never raises for
-        a bad file: the entry's status is ``error`` with a one-line ``error``), or None when
-        ``stop()`` turned True mid-file (nothing of it is kept)."""
+        a bad file: the entry's status is ``error`` with a one-line ``error``)."""
         t0 = time.perf_counter()
         entry = {"file": job.path, "name": job.name, "size": job.size, "mtime_ns": job.mtime_ns}
         try:
@@ -120,10 +119,7 @@ class Analyser:
             if prior is not None and self._outputs_exist(prior):
                 entry.update(status="same", same_as=prior["name"], audio_s=prior.get("audio_s", 0.0), events=0)
                 return entry
-            streamed = self._stream(job, stop)
-            if streamed is None:
-                return None
-            entry.update(streamed)
+            entry.update(self._stream(job))
             entry["status"] = "done"
             self.done[sha] = entry
         except Exception as exc:  # any failure of one file is that file's, never the batch's
@@ -135,7 +131,7 @@ class Analyser:
         jsonl, _ = targets_of(self.out, entry["name"], [])
         return jsonl.is_file()
 
-    def _stream(self, job: Job, stop) -> dict | None:
+    def _stream(self, job: Job) -> dict:
         jsonl_path, parquet = targets_of(self.out, job.name, self.nodes)
         host = FileHost(job.path, block=self.options.block)  # probes the file first
         engine = Engine(self.graph)
@@ -144,10 +140,7 @@ class Analyser:
         table = TableSink(job.path) if self.options.parquet else None
         engine.add_sinks([jsonl] + ([table] if table is not None else []))
         try:
-            summary = host.run(engine, stop=stop)
-            if stop is not None and stop():
-                jsonl.discard()
-                return None
+            summary = host.run(engine)
             if table is not None:
                 for node in table.columns:
                     safe_parent(self.out, f"parquet/{node}/{job.name}")

@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -114,6 +115,10 @@ def run(args) -> int:
 
     options = _options(args)
     graph = build_graph(options)  # a bad task, model or graph: one line before anything is written
+    for node in graph.nodes:  # each node's table is a folder under OUT/parquet
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", node.name):
+            raise UsageError(f"graph node {node.name!r}: rtmir batch needs node names of letters, digits, '_', '-' "
+                             f"and '.' (each names a folder of results)")
     jobs = jobs_of(expand(args.inputs))
     out = _out_dir(args.out, jobs)
     open_config(out, config_record(options, graph))

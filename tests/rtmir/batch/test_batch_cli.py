@@ -3,7 +3,6 @@ pyarrow and DuckDB read, resuming by content hash, bad files recorded, nothing h
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
