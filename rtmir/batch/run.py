@@ -2,9 +2,10 @@
 the manifest, the progress bar, and a clean stop on Ctrl-C/SIGTERM (``hosts.stop_signals``).
 
 Local workers are ``spawn``-ed processes (one per core by default; one with ``--workers 1``),
-each with its own graph and its thread pools (OpenBLAS, OpenMP) at one thread — 20 % faster per
-file than two threads on small matrices, and one core per worker; they ignore SIGINT so that a Ctrl-C reaches only the driver, which stops them, removes the
-results they were writing and leaves the manifest consistent: rerunning the command resumes.
+each with its own graph and its thread pools (OpenBLAS, OpenMP) at one thread (20 % faster per
+file than two threads on small matrices, and one core per worker). They ignore SIGINT so that a
+Ctrl-C reaches only the driver, which stops them, removes the results they were writing and
+leaves the manifest consistent: rerunning the command resumes. Ray actors: ``cluster``.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import os
 import signal
 import time
 from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +55,9 @@ def sweep_parts(out: Path) -> int:
     killed run was writing); returns how many."""
     removed = 0
     for sub in ("jsonl", "parquet"):
-        for root, _, files in os.walk(out / sub):
+        if not (out / sub).is_dir() or (out / sub).is_symlink():  # never sweep through a link
+            continue
+        for root, _, files in os.walk(out / sub):  # (links to folders inside are not followed)
             for name in files:
                 p = Path(root) / name
                 if name.endswith(".part") and p.is_file() and not p.is_symlink():
@@ -81,119 +86,82 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NU
 _ANALYSER: Analyser | None = None
 
 
-def _init_local(options: BatchOptions, out: str, done: dict) -> None:
+def _init_local(options: BatchOptions, out: str, known: dict) -> None:
     global _ANALYSER
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    _ANALYSER = Analyser(options, out, done)
+    _ANALYSER = Analyser(options, out, known)
 
 
 def _analyse_local(job: Job) -> dict:
     return _ANALYSER.analyse(job)
 
 
-def _run_local(todo: list[Job], options: BatchOptions, out: Path, done: dict, workers: int, record, signals) -> None:
+def _crashed(job: Job) -> dict:
+    return {"file": job.path, "name": job.name, "size": job.size, "mtime_ns": job.mtime_ns, "status": "error",
+            "error": "the worker process died analysing this file (a crash in a decoder or a model)"}
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's processes now (mid-file on a signal: their .part files are swept)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+    else:
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool_pass(queue: deque, workers: int, init: tuple, record, signals) -> list[Job]:
+    """Run ``queue``'s jobs on a fresh pool of ``workers`` spawned processes until it is empty,
+    a stop signal comes, or a worker dies; returns the jobs in flight when one died."""
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_local, initargs=init)
+    pending: dict = {}
+    try:
+        while queue or pending:
+            while queue and len(pending) < 2 * workers:  # one running, one queued per worker
+                job = queue.popleft()
+                pending[pool.submit(_analyse_local, job)] = job
+            if signals.raised:
+                return []
+            finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in finished:
+                job = pending.pop(future)
+                try:
+                    entry = future.result()
+                except BrokenProcessPool:
+                    return [job, *pending.values()]
+                record(entry)
+        return []
+    finally:
+        _stop_workers(pool)
+
+
+def _run_local(todo: list[Job], options: BatchOptions, out: Path, known: dict, workers: int, record, signals) -> None:
+    """``todo`` on ``workers`` local processes. When a worker dies (a crash in native code), the
+    files it may have held are analysed again one at a time, so only the file that kills a
+    worker is recorded as failing; the others go on."""
     if not todo:
         return
+    saved = {v: os.environ.get(v) for v in THREAD_VARS}
     for var in THREAD_VARS:  # one core per worker: BLAS/OpenMP pools of their own would oversubscribe
         os.environ.setdefault(var, "1")  # (inherited by the spawned workers; a value the user set is kept)
-    pool = mp.get_context("spawn").Pool(workers, initializer=_init_local, initargs=(options, str(out), done))
+    init = (options, str(out), known)
+    queue, suspects = deque(todo), deque()
     try:
-        results = pool.imap_unordered(_analyse_local, todo, chunksize=1)
-        for _ in range(len(todo)):
-            while True:
-                if signals.raised:
-                    return
-                try:
-                    entry = results.next(timeout=0.2)
-                    break
-                except mp.TimeoutError:
-                    continue
-            record(entry)
+        while (queue or suspects) and not signals.raised:
+            if suspects:  # alone on a pool of its own: a crash now is this file's
+                job = suspects.popleft()
+                if _pool_pass(deque([job]), 1, init, record, signals):
+                    record(_crashed(job))
+            else:
+                suspects.extend(_pool_pass(queue, workers, init, record, signals))
     finally:
-        pool.terminate()  # stops workers mid-file on a signal; their .part files are swept
-        pool.join()
-
-
-# -- Ray ---------------------------------------------------------------------------------------
-class RaySetupError(ValueError):
-    """Ray is missing or no cluster answers at ``--ray`` (one line, exit 2)."""
-
-
-def _connect_ray(address: str):
-    try:
-        import ray
-    except ImportError:
-        raise RaySetupError("--ray needs the 'ray' module: pip install 'rtmir[batch]'") from None
-    if address != "auto":
-        _probe(address)
-    try:
-        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False,
-                 configure_logging=True)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise RaySetupError(f"--ray {address}: no Ray cluster answers ({str(exc).splitlines()[0]}); "
-                            f"start one with `ray start --head` or give its HOST:PORT") from None
-    return ray
-
-
-def _probe(address: str, timeout_s: float = 5.0) -> None:
-    """Fail fast, with one line, when nothing listens at ``HOST:PORT`` (Ray itself retries
-    for minutes)."""
-    import socket
-
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise RaySetupError(f"--ray {address}: give auto or the head's HOST:PORT (e.g. 10.0.0.5:6379)")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
-    except OSError as exc:
-        raise RaySetupError(f"--ray {address}: no Ray cluster answers ({exc.strerror or exc}); "
-                            f"start one with `ray start --head` or give its HOST:PORT") from None
-
-
-def ray_workers(address: str, workers: int | None) -> int:
-    """Connect to the cluster at ``address``; the number of actors to run (``workers`` or one
-    per CPU of the cluster)."""
-    ray = _connect_ray(address)
-    return workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-
-
-def _run_ray(todo: list[Job], options: BatchOptions, out: Path, done: dict, workers: int, record, signals) -> None:
-    import ray
-    from ray.exceptions import RayActorError, RayTaskError
-
-    actor_class = ray.remote(num_cpus=1)(Analyser)
-    done_ref = ray.put(done)
-    actors = [actor_class.remote(options, str(out), done_ref) for _ in range(workers)]
-    queue, pending = deque(todo), {}
-
-    def submit(actor) -> None:
-        if queue:
-            job = queue.popleft()
-            pending[actor.analyse.remote(job)] = (actor, job)
-
-    try:
-        for actor in actors:
-            for _ in range(2):  # one running, one queued: no idle gap between files
-                submit(actor)
-        while pending:
-            if signals.raised:
-                return
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
-            for ref in ready:
-                actor, job = pending.pop(ref)
-                try:
-                    entry = ray.get(ref)
-                except (RayActorError, RayTaskError) as exc:
-                    entry = {"file": job.path, "name": job.name, "size": job.size, "mtime_ns": job.mtime_ns,
-                             "status": "error", "error": f"the Ray worker failed: {str(exc).splitlines()[0]}"}
-                    ray.kill(actor)
-                    actor = actor_class.remote(options, str(out), done_ref)
-                record(entry)
-                submit(actor)
-    finally:
-        for actor in actors:
-            ray.kill(actor)
-        ray.shutdown()
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 # -- the driver --------------------------------------------------------------------------------
@@ -203,7 +171,7 @@ def run_batch(jobs: list[Job], options: BatchOptions, out: Path, manifest: Manif
 
     Args:
         workers: local processes, or Ray actors with ``ray_address`` (connected by
-            ``ray_workers`` first).
+            ``cluster.ray_workers`` first).
         progress: called with the report after each file (e.g. a progress bar's update).
 
     Returns:
@@ -227,13 +195,18 @@ def run_batch(jobs: list[Job], options: BatchOptions, out: Path, manifest: Manif
         if progress is not None:
             progress(report)
 
-    runner = _run_ray if ray_address else _run_local
+    if ray_address:
+        from .cluster import run_on_ray as runner
+    else:
+        runner = _run_local
     with StopSignals() as signals:
         try:
-            runner(todo, options, out, dict(manifest.done), workers, record, signals)
+            runner(todo, options, out, manifest.known_results(), workers, record, signals)
         finally:
             report.signum = signals.signum
             report.wall_s = time.perf_counter() - t0
             if signals.raised:
+                if ray_address:
+                    time.sleep(1.0)  # ray.kill is asynchronous: let the actors' processes go first
                 sweep_parts(out)
     return report

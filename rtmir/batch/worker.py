@@ -90,6 +90,16 @@ def safe_parent(root: Path, name: str) -> Path:
     return at
 
 
+def _real_file_below(root: Path, path: Path) -> bool:
+    """``path`` is a regular file reached from ``root`` through real folders only (no link)."""
+    at = root
+    for part in path.relative_to(root).parts[:-1]:
+        at = at / part
+        if at.is_symlink() or not at.is_dir():
+            return False
+    return path.is_file() and not path.is_symlink()
+
+
 def targets_of(out: Path, name: str, nodes: list[str]) -> tuple[Path, dict[str, Path]]:
     """Where a file's results go: its JSONL and each node's Parquet table."""
     return out / "jsonl" / f"{name}.jsonl", {n: out / "parquet" / n / f"{name}.parquet" for n in nodes}
@@ -99,12 +109,16 @@ class Analyser:
     """Analyses files with one graph (built here, once).
 
     Args:
-        options: the batch's options. out: ``OUT``. done: sha256 -> manifest entry of the
-            results already made (a file with those bytes is not analysed again).
+        options: the batch's options. out: ``OUT``. known: what ``OUT`` holds already
+            (``Manifest.known_results``): ``done``, sha256 -> the entry whose results hold those
+            bytes (a file with them is not analysed again); ``names``, result name -> (input, sha256)
+            of the results under it (another input's are never overwritten while it exists).
     """
 
-    def __init__(self, options: BatchOptions, out: str, done: dict[str, dict] | None = None) -> None:
-        self.options, self.out, self.done = options, Path(out), dict(done or {})
+    def __init__(self, options: BatchOptions, out: str, known: dict | None = None) -> None:
+        known = known or {}
+        self.options, self.out = options, Path(out)
+        self.done, self.names = dict(known.get("done", {})), dict(known.get("names", {}))
         self.graph = build_graph(options)
         self.nodes = [n.name for n in self.graph.nodes]
 
@@ -119,13 +133,25 @@ class Analyser:
             if prior is not None and self._outputs_exist(prior):
                 entry.update(status="same", same_as=prior["name"], audio_s=prior.get("audio_s", 0.0), events=0)
                 return entry
+            owner, _ = self.names.get(job.name, (job.path, sha))
+            if owner != job.path and os.path.exists(owner):  # never overwrite another input's results
+                entry.update(status="error", error=f"its result name {job.name} holds {owner} in this --out; "
+                                                   f"use another --out, or name a folder above both")
+                return entry
             entry.update(self._stream(job))
             entry["status"] = "done"
-            self.done[sha] = entry
+            self.done[sha], self.names[job.name] = entry, (job.path, sha)
         except Exception as exc:  # any failure of one file is that file's, never the batch's
             entry.update(status="error", error=one_line(exc))
+            self._remove_results(job.name)  # an earlier run's results are not this content's
         entry["wall_s"] = round(time.perf_counter() - t0, 4)
         return entry
+
+    def _remove_results(self, name: str) -> None:
+        jsonl, parquet = targets_of(self.out, name, self.nodes)
+        for path in (jsonl, *parquet.values()):
+            if _real_file_below(self.out, path):
+                path.unlink()
 
     def _outputs_exist(self, entry: dict) -> bool:
         jsonl, _ = targets_of(self.out, entry["name"], [])

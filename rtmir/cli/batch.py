@@ -110,7 +110,8 @@ def run(args) -> int:
     """``rtmir batch``: everything checked first (one line, exit 2), then the batch."""
     from ..batch.inputs import expand, jobs_of
     from ..batch.manifest import Manifest, open_config
-    from ..batch.run import ray_workers, run_batch
+    from ..batch.cluster import ray_workers
+    from ..batch.run import run_batch
     from ..batch.worker import build_graph
 
     options = _options(args)
@@ -120,12 +121,12 @@ def run(args) -> int:
             raise UsageError(f"graph node {node.name!r}: rtmir batch needs node names of letters, digits, '_', '-' "
                              f"and '.' (each names a folder of results)")
     jobs = jobs_of(expand(args.inputs))
-    out = _out_dir(args.out, jobs)
-    open_config(out, config_record(options, graph))
-    if args.ray:
+    if args.ray:  # a cluster that does not answer: one line before OUT is made
         workers = ray_workers(args.ray, args.workers)
     else:
         workers = args.workers or len(os.sched_getaffinity(0))
+    out = _out_dir(args.out, jobs)
+    open_config(out, config_record(options, graph))
     manifest = Manifest(out)
     try:
         with _progress(len(jobs), show=not args.no_progress and sys.stderr.isatty()) as update:

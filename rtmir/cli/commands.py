@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..batch.inputs import BatchInputError
 from ..batch.manifest import ConfigMismatch
-from ..batch.run import RaySetupError
+from ..batch.cluster import RaySetupError
 from ..bench.jack import JackError
 from ..codec.container import ContainerError
 from ..codec.files import CodecError

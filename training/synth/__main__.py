@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     except (RenderError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # training.synth.cluster.ClusterError: no cluster at --ray auto
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -49,10 +49,10 @@ def check_address(address: str) -> None:
     if importlib.util.find_spec("ray") is None:
         raise ClusterError("--ray needs the 'ray' module: pip install 'rtmir[batch]'")
     if address != "auto":
-        from rtmir.batch.run import RaySetupError, _probe
+        from rtmir.batch.cluster import RaySetupError, probe
 
         try:
-            _probe(address)
+            probe(address)
         except RaySetupError as exc:
             raise ClusterError(str(exc)) from None
 

@@ -3,6 +3,7 @@ pyarrow and DuckDB read, resuming by content hash, bad files recorded, nothing h
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -53,8 +54,8 @@ def test_every_file_gets_byte_identical_events_to_rtmir_stream(batch_out, stream
 
 
 def test_the_parquet_tables_hold_every_event_and_read_with_pyarrow_and_duckdb(batch_out, streamed):
-    pq = pytest.importorskip("pyarrow.parquet")
-    duckdb = pytest.importorskip("duckdb")
+    import duckdb  # a reader nobody here wrote (the dev extra)
+    import pyarrow.parquet as pq
     out, _ = batch_out
     events = [json.loads(line) for data in streamed.values() for line in data.decode().splitlines()]
     for node in TASKS:
@@ -86,18 +87,22 @@ def test_a_rerun_skips_what_is_done_and_a_changed_or_moved_file_is_handled(batch
     assert "3 same bytes as one done" in r.stderr  # new paths, same bytes: not analysed again
     r = rtmir("batch", lib, *TASK_ARGS, "--out", out, "--workers", 1)
     assert "0 analysed" in r.stderr and "3 done before" in r.stderr
-    (lib / "clip.flac").unlink()
-    shutil.copy(files[1], lib / "clip.wav")  # new name, bytes of one done
     import soundfile as sf
 
     audio, sr = sf.read(lib / "one" / "glide.wav")
     sf.write(lib / "one" / "glide.wav", audio[: sr], sr, subtype="FLOAT")  # changed content
+    kept = (out / "jsonl" / "one" / "glide.wav.jsonl").read_bytes()
     r = rtmir("batch", lib, *TASK_ARGS, "--out", out, "--workers", 1)
+    assert r.returncode == 2 and "its result name one/glide.wav holds" in r.stderr  # the original still exists
+    assert (out / "jsonl" / "one" / "glide.wav.jsonl").read_bytes() == kept
+    own = tmp_path / "own"  # a batch of its own: a changed file is analysed again, in place
+    assert rtmir("batch", lib, *TASK_ARGS, "--out", own, "--workers", 1).returncode == 0
+    sf.write(lib / "one" / "glide.wav", audio[: sr // 2], sr, subtype="FLOAT")
+    shutil.copy(files[2], lib / "copy.ogg")  # a new name, the bytes of one done
+    r = rtmir("batch", lib, *TASK_ARGS, "--out", own, "--workers", 1)
     assert r.returncode == 0, r.stderr
-    assert "1 analysed, 1 same bytes as one done" in r.stderr and "1 done before" in r.stderr
-    last = manifest(out)[-2:]
-    assert {e["status"] for e in last} == {"done", "same"}
-    assert (out / "jsonl" / "one" / "glide.wav.jsonl").read_bytes() == stream_jsonl(
+    assert "1 analysed, 1 same bytes as one done" in r.stderr and "2 done before" in r.stderr
+    assert (own / "jsonl" / "one" / "glide.wav.jsonl").read_bytes() == stream_jsonl(
         lib / "one" / "glide.wav", TASKS, tmp_path / "g.jsonl")
 
 
@@ -112,7 +117,7 @@ def test_a_bad_file_is_recorded_and_never_stops_the_batch(library, tmp_path):
     r = rtmir("batch", lib, "--task", "yin", "--out", out, "--workers", 2)
     assert r.returncode == 2
     assert "1 analysed" in r.stderr and "2 failed" in r.stderr
-    lines = [line for line in r.stderr.splitlines() if line.startswith("rtmir: ") and ".wav" in line or ".flac:" in line]
+    lines = [line for line in r.stderr.splitlines() if line.startswith("rtmir: ") and (".wav:" in line or ".flac:" in line)]
     assert len(lines) == 2 and all(line.count("\n") == 0 for line in lines)
     status = {Path(e["file"]).name: e for e in manifest(out)}
     assert status["good.ogg"]["status"] == "done" and (out / "jsonl" / "good.ogg.jsonl").stat().st_size > 0
@@ -169,8 +174,10 @@ def test_ctrl_c_leaves_whole_results_only_and_a_rerun_resumes(library, tmp_path)
            "--workers", "2", "--no-progress"]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not ((out / "manifest.jsonl").is_file() and manifest(out)):
+    while time.monotonic() < deadline and not _whole_lines(out / "manifest.jsonl"):
         time.sleep(0.05)
+    other = rtmir("batch", lib, "--task", "pitch", "--task", "tags", "--out", out, "--workers", 1)
+    assert other.returncode == 2 and "another rtmir batch is writing there" in other.stderr  # one batch per OUT
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -187,6 +194,55 @@ def test_ctrl_c_leaves_whole_results_only_and_a_rerun_resumes(library, tmp_path)
     assert r.returncode == 0, r.stderr
     assert f"{len(done)} done before" in r.stderr
     assert {e["name"] for e in manifest(out)} == {f"clip{i:02d}.flac" for i in range(12)}
+
+
+def _whole_lines(path: Path) -> int:
+    """Complete lines in ``path`` so far (0 when it does not exist yet)."""
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def test_a_worker_killed_mid_file_costs_nothing_but_a_retry(library, tmp_path):
+    root, files = library
+    import soundfile as sf
+
+    audio, sr = sf.read(files[0], dtype="float32")
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for i in range(8):
+        sf.write(lib / f"clip{i}.flac", audio * (1 - 0.03 * i), sr)
+    out = tmp_path / "results"
+    proc = subprocess.Popen([sys.executable, "-m", "rtmir", "batch", str(lib), "--task", "pitch", "--task", "tags",
+                             "--out", str(out), "--workers", "2", "--no-progress"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _whole_lines(out / "manifest.jsonl"):
+        time.sleep(0.05)
+    workers = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    victim = next(p for p in workers if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text())
+    os.kill(victim, signal.SIGKILL)  # what a segfault in a decoder does to a worker
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "8 inputs: 8 analysed" in err
+    entries = manifest(out)
+    assert sorted(e["name"] for e in entries) == [f"clip{i}.flac" for i in range(8)]
+    assert not list(out.rglob("*.part"))
+
+
+def test_a_name_another_input_holds_is_refused_and_its_results_kept(library, tmp_path):
+    root, files = library
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    shutil.copy(files[2], a / "x.ogg")
+    shutil.copy(files[1], b / "x.ogg")  # other bytes, the same name below its folder
+    out = tmp_path / "results"
+    assert rtmir("batch", a, "--task", "yin", "--out", out, "--workers", 1).returncode == 0
+    kept = (out / "jsonl" / "x.ogg.jsonl").read_bytes()
+    r = rtmir("batch", b, "--task", "yin", "--out", out, "--workers", 1)
+    assert r.returncode == 2 and f"holds {a / 'x.ogg'}" in r.stderr
+    assert (out / "jsonl" / "x.ogg.jsonl").read_bytes() == kept
 
 
 def test_a_local_batch_imports_neither_torch_nor_ray(library, tmp_path):

@@ -35,9 +35,9 @@ def test_ray_actors_give_the_bytes_local_workers_give_and_resume(ray_cluster, tm
 
 
 def test_no_cluster_at_the_address_is_one_line_and_exit_2(tmp_path):
-    pytest.importorskip("ray")
     files = make_library(tmp_path / "lib")
     port = _free_ports(1)[0]
     r = rtmir("batch", files[2], "--task", "yin", "--out", tmp_path / "r", "--ray", f"127.0.0.1:{port}", timeout=120)
     assert r.returncode == 2 and "no Ray cluster answers" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "r").exists()  # refused before anything was written

@@ -1,12 +1,10 @@
 """Events → Parquet rows: one table per node, fields flattened, types from the values."""
 from __future__ import annotations
 
-import pytest
+import pyarrow.parquet as pq  # the batch extra, in the dev extra
 
 from rtmir.batch.tables import TableSink
 from rtmir.core.processor import Event
-
-pq = pytest.importorskip("pyarrow.parquet")
 
 
 def test_rows_by_node_with_flattened_fields_promoted_numbers_and_nulls(tmp_path):

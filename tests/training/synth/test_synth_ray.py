@@ -42,7 +42,6 @@ def test_a_ray_render_is_the_local_render_byte_for_byte(ray_cluster, tmp_path): 
 
 
 def test_no_cluster_is_one_line_exit_2_before_anything_is_written(tmp_path):
-    pytest.importorskip("ray")
     port = _free_ports(1)[0]
     r = run(*COMMON, "--ray", f"127.0.0.1:{port}", "--out", tmp_path / "out")
     assert r.returncode == 2 and "no Ray cluster answers" in r.stderr, r.stderr
