@@ -20,7 +20,13 @@ for the same bytes (a moved or renamed file is not analysed again: status ``same
 fails is recorded with its one-line error (status ``error``) and never stops the batch;
 ``--retry-errors`` tries those again.
 
+One batch writes an ``OUT`` at a time (the manifest is locked). A result name belongs to the
+input whose results it holds: another input under the same name (a second library with the same
+layout) is refused with its line while that input exists. A worker process that dies mid-file
+(a crash in native code) does not stop the batch: the files it may have held are analysed again
+one at a time, and only one that kills a worker again is recorded as failing.
+
 Modules: ``inputs`` (files, folders, globs → jobs), ``manifest`` (batch.json, manifest.jsonl,
 hashes), ``tables`` (events → Parquet), ``worker`` (one process's graph; a file → its entry),
-``run`` (the driver: local processes or Ray actors, progress, Ctrl-C).
+``run`` (the driver: local processes, progress, Ctrl-C), ``cluster`` (Ray actors).
 """
