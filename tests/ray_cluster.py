@@ -6,8 +6,6 @@ import pytest
 
 from rtmir.bench.ray_head import LoopbackRayHead, free_ports  # noqa: F401  (free_ports: for the tests)
 
-_free_ports = free_ports
-
 
 @pytest.fixture(scope="session")
 def ray_cluster():

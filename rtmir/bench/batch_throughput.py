@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from .report import write_figures
+
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo.flac"
 
 
@@ -62,7 +64,7 @@ x = np.random.default_rng(0).random((256, 256), dtype=np.float32)
 t = time.perf_counter()
 for _ in range(2000):
     y = np.tanh(x @ x.T * 0.001)
-print(time.perf_counter() - t)
+import sys; sys.stdout.write(repr(time.perf_counter() - t))
 """
 
 
@@ -194,12 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args.files, args.seconds, args.task or ["pitch", "tags", "notes"], ray=not args.no_ray,
                  repeats=args.repeats)
     command = "python -m rtmir.bench.batch_throughput " + shlex.join(argv if argv is not None else sys.argv[1:])
-    text = markdown(result, command.strip())
-    sys.stdout.write(text)
-    if args.md:
-        Path(args.md).write_text(text)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    write_figures(markdown(result, command.strip()), result, args.md, args.json)
     return 0
 
 

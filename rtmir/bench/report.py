@@ -103,6 +103,20 @@ def render() -> str:
     return "\n".join(parts)
 
 
+
+def write_figures(text: str, figures: dict, md: str | None, json_path: str | None) -> None:
+    """A bench script's outputs: ``text`` (its BENCHMARKS.md section) on stdout and to ``md``,
+    ``figures`` as JSON to ``json_path`` (each when given)."""
+    import json
+    import sys
+
+    sys.stdout.write(text)
+    if md:
+        Path(md).write_text(text)
+    if json_path:
+        Path(json_path).write_text(json.dumps(figures, indent=1) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Assemble docs/BENCHMARKS.md from docs/results/.")
     parser.add_argument("--out", default=str(ROOT / "docs" / "BENCHMARKS.md"))

@@ -9,7 +9,6 @@ the manifest records them); 128 + N when signal N stopped it (rerun the command 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import os
 import re
@@ -84,12 +83,12 @@ def config_record(options, graph) -> dict:
         if value and Path(value).is_file():
             models[str(Path(value).resolve())] = _digest(value)
     return {"rtmir": __version__, "tasks": list(options.tasks), "model": options.model,
-            "graph": options.graph and hashlib.sha256(Path(options.graph).read_bytes()).hexdigest()[:16],
+            "graph": options.graph and _digest(options.graph),
             "nodes": [n.name for n in graph.nodes], "block": options.block, "fmin_hz": options.fmin_hz,
             "fmax_hz": options.fmax_hz, "parquet": options.parquet, "models": models}
 
 
-def _out_dir(text: str, jobs) -> Path:
+def _out_dir(text: str) -> Path:
     from ..sinks.output_path import OutputError
 
     if text == "":
@@ -125,7 +124,7 @@ def run(args) -> int:
         workers = ray_workers(args.ray, args.workers)
     else:
         workers = args.workers or len(os.sched_getaffinity(0))
-    out = _out_dir(args.out, jobs)
+    out = _out_dir(args.out)
     open_config(out, config_record(options, graph))
     manifest = Manifest(out)
     try:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from rtmir.bench.report import write_figures
 
 
 def _checksums(root: Path) -> dict[str, str]:
@@ -70,12 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     result = run(args.n, args.duration, args.kind)
-    text = markdown(result, "python -m training.synth.bench_ray " + shlex.join(argv if argv is not None else sys.argv[1:]))
-    sys.stdout.write(text)
-    if args.md:
-        Path(args.md).write_text(text)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    command = "python -m training.synth.bench_ray " + shlex.join(argv if argv is not None else sys.argv[1:])
+    write_figures(markdown(result, command), result, args.md, args.json)
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ray_cluster import _free_ports, ray_cluster  # noqa: F401  (fixture)
+from ray_cluster import free_ports, ray_cluster  # noqa: F401  (fixture)
 
 from .batch_lib import make_library, manifest, rtmir
 
@@ -36,7 +36,7 @@ def test_ray_actors_give_the_bytes_local_workers_give_and_resume(ray_cluster, tm
 
 def test_no_cluster_at_the_address_is_one_line_and_exit_2(tmp_path):
     files = make_library(tmp_path / "lib")
-    port = _free_ports(1)[0]
+    port = free_ports(1)[0]
     r = rtmir("batch", files[2], "--task", "yin", "--out", tmp_path / "r", "--ray", f"127.0.0.1:{port}", timeout=120)
     assert r.returncode == 2 and "no Ray cluster answers" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ray_cluster import _free_ports, ray_cluster  # noqa: F401  (fixture)
+from ray_cluster import free_ports, ray_cluster  # noqa: F401  (fixture)
 
 REPO = Path(__file__).resolve().parents[3]
 COMMON = ["--kind", "band", "--split", "train", "--soundfont", "TimGM6mb", "--soundfont", "FluidR3_GM",
@@ -42,7 +42,7 @@ def test_a_ray_render_is_the_local_render_byte_for_byte(ray_cluster, tmp_path): 
 
 
 def test_no_cluster_is_one_line_exit_2_before_anything_is_written(tmp_path):
-    port = _free_ports(1)[0]
+    port = free_ports(1)[0]
     r = run(*COMMON, "--ray", f"127.0.0.1:{port}", "--out", tmp_path / "out")
     assert r.returncode == 2 and "no Ray cluster answers" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
